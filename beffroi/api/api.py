@@ -1,0 +1,151 @@
+"""The REST API (django-ninja, OpenAPI at /api/v1/docs). Same services and the same access rules as the pages.
+
+Authentication: the browser session (with CSRF on writes). Personal API tokens arrive with the API issue.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404
+from ninja import NinjaAPI, Schema
+from ninja.errors import HttpError
+from ninja.security import django_auth
+
+from beffroi.channels import services as channel_services
+from beffroi.channels.models import Channel
+from beffroi.organisations.models import Membership, PageGroup
+from beffroi.organisations.roles import Action
+from beffroi.organisations.tenancy import membership_for, require
+
+api = NinjaAPI(title="Beffroi API", version="1", auth=django_auth, urls_namespace="api")
+
+
+class OrganisationOut(Schema):
+    slug: str
+    name: str
+    time_zone: str
+    language: str
+    is_demo: bool
+    role: str
+
+
+class GroupOut(Schema):
+    id: int
+    name: str
+    level: int
+    parent_id: int | None
+
+
+class ChannelOut(Schema):
+    id: int
+    network: str
+    display_name: str
+    handle: str
+    remote_id: str
+    group_id: int | None
+    time_zone: str
+    effective_time_zone: str
+    status: str
+
+
+class ChannelPatch(Schema):
+    display_name: str | None = None
+    group_id: int | None = None
+    time_zone: str | None = None
+    status: str | None = None
+
+
+class MemberOut(Schema):
+    id: int
+    email: str
+    name: str
+    role: str
+    group_ids: list[int]
+
+
+def _membership(request, slug: str, action: Action = Action.VIEW_ORGANISATION) -> Membership:
+    membership = membership_for(request.user, slug)  # 404 outside one's organisations
+    try:
+        require(membership, action)
+    except PermissionDenied as exc:
+        raise HttpError(403, str(exc)) from exc
+    return membership
+
+
+def _organisation_out(membership: Membership) -> OrganisationOut:
+    organisation = membership.organisation
+    return OrganisationOut(
+        slug=organisation.slug,
+        name=organisation.name,
+        time_zone=organisation.time_zone,
+        language=organisation.language,
+        is_demo=organisation.is_demo,
+        role=membership.role,
+    )
+
+
+@api.get("/organisations", response=list[OrganisationOut])
+def list_organisations(request):
+    return [_organisation_out(m) for m in request.user.memberships.select_related("organisation")]
+
+
+@api.get("/organisations/{slug}", response=OrganisationOut)
+def get_organisation(request, slug: str):
+    return _organisation_out(_membership(request, slug))
+
+
+@api.get("/organisations/{slug}/groups", response=list[GroupOut])
+def list_groups(request, slug: str):
+    membership = _membership(request, slug)
+    return PageGroup.objects.filter(organisation=membership.organisation)
+
+
+@api.get("/organisations/{slug}/channels", response=list[ChannelOut])
+def list_channels(request, slug: str):
+    membership = _membership(request, slug, Action.VIEW_CHANNELS)
+    return Channel.objects.visible_to(membership).select_related("organisation")
+
+
+@api.get("/organisations/{slug}/channels/{channel_id}", response=ChannelOut)
+def get_channel(request, slug: str, channel_id: int):
+    membership = _membership(request, slug, Action.VIEW_CHANNELS)
+    return get_object_or_404(Channel.objects.visible_to(membership).select_related("organisation"), pk=channel_id)
+
+
+@api.patch("/organisations/{slug}/channels/{channel_id}", response=ChannelOut)
+def update_channel(request, slug: str, channel_id: int, payload: ChannelPatch):
+    membership = _membership(request, slug, Action.MANAGE_CHANNELS)
+    channel = get_object_or_404(Channel.objects.visible_to(membership).select_related("organisation"), pk=channel_id)
+    changes = payload.dict(exclude_unset=True)
+    group = channel.group
+    if "group_id" in changes:
+        group_id = changes["group_id"]
+        group = (
+            None if group_id is None else get_object_or_404(PageGroup, pk=group_id, organisation=channel.organisation)
+        )
+    try:
+        channel_services.update_channel(
+            channel,
+            display_name=changes.get("display_name", channel.display_name),
+            group=group,
+            time_zone=changes.get("time_zone", channel.time_zone),
+            status=changes.get("status", channel.status),
+        )
+    except ValidationError as exc:
+        raise HttpError(422, "; ".join(exc.messages)) from exc
+    return channel
+
+
+@api.get("/organisations/{slug}/members", response=list[MemberOut])
+def list_members(request, slug: str):
+    membership = _membership(request, slug, Action.MANAGE_MEMBERS)
+    return [
+        MemberOut(
+            id=m.pk,
+            email=m.user.email,
+            name=m.user.full_name,
+            role=m.role,
+            group_ids=[g.pk for g in m.groups.all()],
+        )
+        for m in membership.organisation.memberships.select_related("user").prefetch_related("groups")
+    ]

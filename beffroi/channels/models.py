@@ -1,0 +1,86 @@
+"""A channel is one connected page or account on one network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from beffroi.core.timezones import validate_time_zone
+from beffroi.core.vault import decrypt_json, encrypt_json
+from beffroi.networks.registry import Network
+from beffroi.organisations.models import Membership, Organisation, PageGroup
+
+
+class ChannelQuerySet(models.QuerySet):
+    def visible_to(self, membership: Membership) -> ChannelQuerySet:
+        """Channels of the membership's organisation, narrowed to its page groups when it is scoped."""
+        channels = self.filter(organisation_id=membership.organisation_id)
+        scope = membership.scope_group_ids()
+        return channels if scope is None else channels.filter(group_id__in=scope)
+
+
+class Channel(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        NEEDS_RECONNECTION = "needs_reconnection", _("Needs reconnection")
+        DISABLED = "disabled", _("Disabled")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="channels")
+    group = models.ForeignKey(
+        PageGroup,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="channels",
+        verbose_name=_("page group"),
+    )
+    network = models.CharField(_("network"), max_length=16, choices=Network.choices)
+    display_name = models.CharField(_("display name"), max_length=120)
+    handle = models.CharField(_("handle"), max_length=255, blank=True)
+    remote_id = models.CharField(_("remote id"), max_length=255, blank=True)
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text=_("Leave empty to use the organisation's time zone."),
+    )
+    status = models.CharField(_("status"), max_length=24, choices=Status.choices, default=Status.ACTIVE)
+    # Encrypted JSON (MultiFernet). Read and write through .credentials; never displayed anywhere.
+    credentials_encrypted = models.TextField(blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ChannelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["display_name"]
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "network", "remote_id"],
+                condition=~models.Q(remote_id=""),
+                name="one_channel_per_remote_account",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.get_network_display()})"
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.pk} {self.network} {self.display_name!r}>"
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        return decrypt_json(self.credentials_encrypted)
+
+    @credentials.setter
+    def credentials(self, value: dict[str, Any]) -> None:
+        self.credentials_encrypted = encrypt_json(value) if value else ""
+
+    @property
+    def effective_time_zone(self) -> str:
+        return self.time_zone or self.organisation.time_zone

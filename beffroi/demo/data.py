@@ -1,0 +1,229 @@
+"""The demo: two organisations modelled on the users of the training decks (../shared/decks/).
+
+- "Centres sociaux connectés du Bassin minier": a network of social centres, one coordination and local
+  centres (Valenciennes, Douchy-les-Mines, Cambrai, Denain, Lille), each with its own pages.
+- "SCC — Division du Québec": a charity with a divisional page and regional pages (a second time zone).
+
+Idempotent: what exists is left as it is, what is missing is created. Later work adds posts and statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from beffroi.accounts.models import User
+from beffroi.channels.models import Channel
+from beffroi.networks.registry import Network
+from beffroi.organisations.models import Membership, Organisation, PageGroup
+from beffroi.organisations.roles import Role
+
+DEMO_PASSWORD = "beffroi-demo"
+DEMO_DOMAIN = "demo.beffroi.example"
+
+L = PageGroup.Level
+
+BASSIN_MINIER = {
+    "slug": "demo-bassin-minier",
+    "name": "Centres sociaux connectés du Bassin minier",
+    "time_zone": "Europe/Paris",
+    "language": "fr",
+    # (name, level, parent)
+    "groups": [
+        ("Coordination Bassin minier", L.NATIONAL, None),
+        ("Valenciennois", L.REGIONAL, "Coordination Bassin minier"),
+        ("Cambrésis", L.REGIONAL, "Coordination Bassin minier"),
+        ("Métropole lilloise", L.REGIONAL, "Coordination Bassin minier"),
+        ("Valenciennes", L.LOCAL, "Valenciennois"),
+        ("Douchy-les-Mines", L.LOCAL, "Valenciennois"),
+        ("Denain", L.LOCAL, "Valenciennois"),
+        ("Cambrai", L.LOCAL, "Cambrésis"),
+        ("Lille", L.LOCAL, "Métropole lilloise"),
+    ],
+    # (network, display name, handle, group, status, time zone override)
+    "channels": [
+        (
+            Network.FACEBOOK,
+            "Centres Sociaux Connectés du Bassin Minier",
+            "CentresSociauxConnectes",
+            "Coordination Bassin minier",
+            Channel.Status.ACTIVE,
+            "",
+        ),
+        (
+            Network.INSTAGRAM,
+            "Centres sociaux connectés",
+            "@centressociauxconnectes",
+            "Coordination Bassin minier",
+            Channel.Status.ACTIVE,
+            "",
+        ),
+        (
+            Network.YOUTUBE,
+            "Centres sociaux connectés — tutos",
+            "@csc-bassin-minier",
+            "Coordination Bassin minier",
+            Channel.Status.ACTIVE,
+            "",
+        ),
+        (
+            Network.ATOM,
+            "Actualités du réseau (fil Atom)",
+            "actualites",
+            "Coordination Bassin minier",
+            Channel.Status.ACTIVE,
+            "",
+        ),
+        (
+            Network.FACEBOOK,
+            "Centre social de Valenciennes",
+            "CSValenciennes",
+            "Valenciennes",
+            Channel.Status.ACTIVE,
+            "",
+        ),
+        (
+            Network.INSTAGRAM,
+            "Centre social de Valenciennes",
+            "@cs_valenciennes",
+            "Valenciennes",
+            Channel.Status.ACTIVE,
+            "",
+        ),
+        (
+            Network.FACEBOOK,
+            "Centre social de Douchy-les-Mines",
+            "CSDouchy",
+            "Douchy-les-Mines",
+            Channel.Status.NEEDS_RECONNECTION,
+            "",
+        ),
+        (Network.TIKTOK, "Jeunesse Denain", "@jeunesse_denain", "Denain", Channel.Status.ACTIVE, ""),
+        (
+            Network.MASTODON,
+            "Centre social de Cambrai",
+            "@cs_cambrai@mastodon.social",
+            "Cambrai",
+            Channel.Status.ACTIVE,
+            "",
+        ),
+        (
+            Network.BLUESKY,
+            "Centre social Lille Moulins",
+            "cs-lille-moulins.bsky.social",
+            "Lille",
+            Channel.Status.ACTIVE,
+            "",
+        ),
+        (Network.SNAPCHAT, "Espace jeunes Lille", "espacejeunes.lille", "Lille", Channel.Status.DISABLED, ""),
+    ],
+}
+
+QUEBEC = {
+    "slug": "demo-scc-quebec",
+    "name": "SCC — Division du Québec",
+    "time_zone": "America/Toronto",
+    "language": "fr",
+    "groups": [
+        ("Division du Québec", L.NATIONAL, None),
+        ("Montérégie", L.REGIONAL, "Division du Québec"),
+        ("Montréal", L.REGIONAL, "Division du Québec"),
+        ("Capitale-Nationale", L.REGIONAL, "Division du Québec"),
+    ],
+    "channels": [
+        (
+            Network.FACEBOOK,
+            "Société canadienne du cancer – Division du Québec",
+            "SCCQuebec",
+            "Division du Québec",
+            Channel.Status.ACTIVE,
+            "",
+        ),
+        (Network.X, "SCC Québec", "@SCC_Quebec", "Division du Québec", Channel.Status.ACTIVE, ""),
+        (
+            Network.LINKEDIN,
+            "Société canadienne du cancer – Québec",
+            "societe-canadienne-du-cancer-quebec",
+            "Division du Québec",
+            Channel.Status.ACTIVE,
+            "",
+        ),
+        (Network.YOUTUBE, "SCC Québec", "@sccquebec", "Division du Québec", Channel.Status.ACTIVE, ""),
+        (Network.FACEBOOK, "SCC – Montérégie", "SCCMonteregie", "Montérégie", Channel.Status.ACTIVE, ""),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    email: str
+    name: str
+    role: Role
+    scope: tuple[str, ...] = ()  # page group names of the Bassin minier organisation
+    also_quebec: bool = False
+
+
+PEOPLE = [
+    DemoPerson(f"admin@{DEMO_DOMAIN}", "Camille Martin", Role.ADMIN, also_quebec=True),
+    DemoPerson(f"validation@{DEMO_DOMAIN}", "Sophie Lefebvre", Role.VALIDATOR),
+    DemoPerson(f"redaction@{DEMO_DOMAIN}", "Karim Benali", Role.EDITOR, scope=("Valenciennes",)),
+    DemoPerson(f"moderation@{DEMO_DOMAIN}", "Julie Dubois", Role.MODERATOR),
+    DemoPerson(f"statistiques@{DEMO_DOMAIN}", "Marc Petit", Role.ANALYST),
+]
+
+
+def _organisation(spec: dict) -> Organisation:
+    organisation, _created = Organisation.objects.get_or_create(
+        slug=spec["slug"],
+        defaults={
+            "name": spec["name"],
+            "time_zone": spec["time_zone"],
+            "language": spec["language"],
+            "is_demo": True,
+        },
+    )
+    groups: dict[str, PageGroup] = {}
+    for name, level, parent in spec["groups"]:
+        groups[name], _created = PageGroup.objects.get_or_create(
+            organisation=organisation,
+            name=name,
+            defaults={"level": level, "parent": groups.get(parent) if parent else None},
+        )
+    for network, display_name, handle, group, status, zone in spec["channels"]:
+        Channel.objects.get_or_create(
+            organisation=organisation,
+            network=network,
+            handle=handle,
+            defaults={
+                "display_name": display_name,
+                "group": groups[group],
+                "status": status,
+                "time_zone": zone,
+                "remote_id": f"demo-{network}-{handle.strip('@').split('@')[0]}",
+            },
+        )
+    return organisation
+
+
+@transaction.atomic
+def load_demo() -> list[DemoPerson]:
+    bassin = _organisation(BASSIN_MINIER)
+    quebec = _organisation(QUEBEC)
+    for person in PEOPLE:
+        user = User.objects.filter(email=person.email).first()
+        if user is None:
+            user = User.objects.create_user(person.email, DEMO_PASSWORD, full_name=person.name)
+            from allauth.account.models import EmailAddress
+
+            EmailAddress.objects.get_or_create(
+                user=user, email=user.email, defaults={"verified": True, "primary": True}
+            )
+        membership, created = Membership.objects.get_or_create(
+            organisation=bassin, user=user, defaults={"role": person.role}
+        )
+        if created and person.scope:
+            membership.groups.set(PageGroup.objects.filter(organisation=bassin, name__in=person.scope))
+        if person.also_quebec:
+            Membership.objects.get_or_create(organisation=quebec, user=user, defaults={"role": person.role})
+    return PEOPLE

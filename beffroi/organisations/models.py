@@ -1,0 +1,176 @@
+"""Tenancy: organisations, their page groups (national → regional → local), memberships and invitations."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from beffroi.core.timezones import validate_time_zone
+from beffroi.organisations.roles import Action, Role, role_allows
+
+
+class Organisation(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("short name"), max_length=60, unique=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris", validators=[validate_time_zone])
+    language = models.CharField(
+        _("default language"), max_length=8, default="fr", choices=[("fr", "Français"), ("en", "English")]
+    )
+    is_demo = models.BooleanField(_("demo organisation"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PageGroup(models.Model):
+    """A group of pages: the national page, a region, a local centre. Groups form a small tree."""
+
+    class Level(models.IntegerChoices):
+        NATIONAL = 1, _("National")
+        REGIONAL = 2, _("Regional")
+        LOCAL = 3, _("Local")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="groups")
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent group"),
+    )
+    name = models.CharField(_("name"), max_length=120)
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices, default=Level.LOCAL)
+
+    class Meta:
+        ordering = ["level", "name"]
+        verbose_name = _("page group")
+        verbose_name_plural = _("page groups")
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="unique_group_name_per_organisation")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def ancestors(self) -> list[PageGroup]:
+        chain, node = [], self.parent
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        return chain
+
+    def path_label(self) -> str:
+        return " › ".join(group.name for group in [*reversed(self.ancestors()), self])
+
+
+def descendant_ids(organisation_id: int, root_ids: set[int]) -> set[int]:
+    """The given groups and every group below them (one query; trees are small)."""
+    children: dict[int | None, list[int]] = {}
+    for group_id, parent_id in PageGroup.objects.filter(organisation_id=organisation_id).values_list("id", "parent_id"):
+        children.setdefault(parent_id, []).append(group_id)
+    found, stack = set(), list(root_ids)
+    while stack:
+        group_id = stack.pop()
+        if group_id in found:
+            continue
+        found.add(group_id)
+        stack.extend(children.get(group_id, []))
+    return found
+
+
+class Membership(models.Model):
+    """A person's role in one organisation, optionally limited to some page groups (and those below them)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.EDITOR)
+    groups = models.ManyToManyField(
+        PageGroup,
+        blank=True,
+        related_name="scoped_memberships",
+        verbose_name=_("limited to these page groups"),
+        help_text=_("Leave empty for the whole organisation."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organisation__name", "user__email"]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [models.UniqueConstraint(fields=["organisation", "user"], name="one_membership_per_person")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organisation} ({self.role})"
+
+    def can(self, action: Action) -> bool:
+        return role_allows(self.role, action)
+
+    def scope_group_ids(self) -> set[int] | None:
+        """None for the whole organisation, else the ids of the groups this person may act on."""
+        if not hasattr(self, "_scope_cache"):
+            roots = set(self.groups.values_list("id", flat=True))
+            self._scope_cache = descendant_ids(self.organisation_id, roots) if roots else None
+        return self._scope_cache
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _default_expiry():
+    return timezone.now() + timedelta(days=settings.INVITATION_VALIDITY_DAYS)
+
+
+class Invitation(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("e-mail address"))
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.EDITOR)
+    groups = models.ManyToManyField(PageGroup, blank=True, verbose_name=_("limited to these page groups"))
+    token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=_default_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="one_open_invitation_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.organisation}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+    def accept_url(self) -> str:
+        return f"{settings.BASE_URL}/invitations/{self.token}/"

@@ -1,0 +1,233 @@
+"""Operations on organisations, page groups and members. Views and the API call these, never the models directly.
+
+Every operation validates first and writes in one transaction: bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from beffroi.organisations.models import Invitation, Membership, Organisation, PageGroup, descendant_ids
+from beffroi.organisations.roles import Role
+
+User = get_user_model()
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "organisation"
+    slug, n = base, 2
+    while Organisation.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def create_organisation(*, creator, name: str, time_zone: str, language: str = "fr") -> Organisation:
+    organisation = Organisation(name=name.strip(), time_zone=time_zone, language=language)
+    organisation.slug = _unique_slug(organisation.name)
+    organisation.full_clean()
+    organisation.save()
+    Membership.objects.create(organisation=organisation, user=creator, role=Role.ADMIN)
+    return organisation
+
+
+@transaction.atomic
+def update_organisation(organisation: Organisation, *, name: str, time_zone: str, language: str) -> None:
+    organisation.name, organisation.time_zone, organisation.language = name.strip(), time_zone, language
+    organisation.full_clean()
+    organisation.save(update_fields=["name", "time_zone", "language"])
+
+
+# Page groups ---------------------------------------------------------------------------------------------
+
+
+def _check_group_placement(group: PageGroup) -> None:
+    parent = group.parent
+    if parent is None:
+        return
+    if parent.organisation_id != group.organisation_id:
+        raise ValidationError({"parent": _("This group belongs to another organisation.")})
+    if group.pk and parent.pk in descendant_ids(group.organisation_id, {group.pk}):
+        raise ValidationError({"parent": _("A group cannot be placed inside itself or one of its subgroups.")})
+    if group.level <= parent.level:
+        raise ValidationError(
+            {
+                "level": _("A %(level)s group cannot sit under a %(parent_level)s group.")
+                % {
+                    "level": group.get_level_display().lower(),
+                    "parent_level": parent.get_level_display().lower(),
+                }
+            }
+        )
+
+
+@transaction.atomic
+def save_page_group(
+    organisation: Organisation,
+    *,
+    name: str,
+    level: int,
+    parent: PageGroup | None,
+    group: PageGroup | None = None,
+) -> PageGroup:
+    group = group or PageGroup(organisation=organisation)
+    group.name, group.level, group.parent = name.strip(), level, parent
+    group.full_clean(validate_unique=False)
+    _check_group_placement(group)
+    if PageGroup.objects.filter(organisation=organisation, name__iexact=group.name).exclude(pk=group.pk).exists():
+        raise ValidationError({"name": _("A page group with this name already exists.")})
+    for child in group.children.all() if group.pk else []:
+        if child.level <= group.level:
+            raise ValidationError(
+                {"level": _("Its subgroup “%(child)s” would no longer be below it.") % {"child": child.name}}
+            )
+    group.save()
+    return group
+
+
+@transaction.atomic
+def delete_page_group(group: PageGroup) -> None:
+    if group.children.exists():
+        raise ValidationError(_("Move or delete its subgroups first."))
+    if group.channels.exists():
+        raise ValidationError(_("Move its channels to another group first."))
+    if group.scoped_memberships.exists():
+        raise ValidationError(_("Some members are limited to this group: change their scope first."))
+    group.delete()
+
+
+# Members and invitations ----------------------------------------------------------------------------------
+
+
+def _check_scope(organisation: Organisation, role: str, groups: Iterable[PageGroup]) -> list[PageGroup]:
+    groups = list(groups)
+    if any(group.organisation_id != organisation.pk for group in groups):
+        raise ValidationError({"groups": _("This group belongs to another organisation.")})
+    if role == Role.ADMIN and groups:
+        raise ValidationError({"groups": _("An admin acts on the whole organisation and cannot be limited.")})
+    return groups
+
+
+def _admin_count(organisation: Organisation) -> int:
+    return organisation.memberships.filter(role=Role.ADMIN).count()
+
+
+def invite_member(
+    organisation: Organisation, *, inviter, email: str, role: str, groups: Iterable[PageGroup] = ()
+) -> Invitation:
+    email = User.objects.normalize_email(email).strip().lower()
+    groups = _check_scope(organisation, role, groups)
+    if organisation.memberships.filter(user__email__iexact=email).exists():
+        raise ValidationError({"email": _("This person is already a member of the organisation.")})
+    with transaction.atomic():
+        open_invitations = organisation.invitations.filter(
+            email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+        )
+        if open_invitations.filter(expires_at__gt=timezone.now()).exists():
+            raise ValidationError(
+                {"email": _("An invitation is already waiting for this address. You can send it again.")}
+            )
+        open_invitations.update(revoked_at=timezone.now())  # expired ones make way for the new one
+        invitation = Invitation(organisation=organisation, email=email, role=role, invited_by=inviter)
+        invitation.full_clean(exclude=["token", "invited_by"])
+        try:
+            invitation.save()
+        except IntegrityError as exc:  # a concurrent invitation for the same address
+            raise ValidationError({"email": _("An invitation is already waiting for this address.")}) from exc
+        invitation.groups.set(groups)
+        transaction.on_commit(lambda: send_invitation_email(invitation))
+    return invitation
+
+
+def send_invitation_email(invitation: Invitation) -> None:
+    organisation = invitation.organisation
+    with translation.override(organisation.language):
+        context = {"invitation": invitation, "organisation": organisation, "url": invitation.accept_url()}
+        subject = _("Invitation to join %(organisation)s on Beffroi") % {"organisation": organisation.name}
+        body = render_to_string("organisations/email/invitation.txt", context)
+    send_mail(subject, body, None, [invitation.email])
+
+
+@transaction.atomic
+def resend_invitation(invitation: Invitation) -> None:
+    if invitation.accepted_at or invitation.revoked_at:
+        raise ValidationError(_("This invitation is no longer open."))
+    invitation.expires_at = Invitation._meta.get_field("expires_at").get_default()
+    invitation.save(update_fields=["expires_at"])
+    transaction.on_commit(lambda: send_invitation_email(invitation))
+
+
+@transaction.atomic
+def revoke_invitation(invitation: Invitation) -> None:
+    if invitation.accepted_at is None and invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+
+
+def find_usable_invitation(token: str) -> Invitation | None:
+    invitation = Invitation.objects.select_related("organisation").filter(token=token).first()
+    return invitation if invitation and invitation.is_usable else None
+
+
+@transaction.atomic
+def accept_invitation(invitation: Invitation, *, user=None, full_name: str = "", password: str = "") -> Membership:
+    """Joins the organisation: as the logged-in person, or as a new person created from the form."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not invitation.is_usable:
+        raise ValidationError(_("This invitation has expired or was already used."))
+    if user is None:
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise ValidationError(_("An account already exists for this address: log in to accept."))
+        user = User(email=invitation.email, full_name=full_name.strip())
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save()
+        from allauth.account.models import EmailAddress
+
+        # The invitation link proved the address.
+        EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    elif user.email.lower() != invitation.email.lower():
+        raise ValidationError(
+            _("This invitation was sent to %(email)s. Log in with that address to accept it.")
+            % {"email": invitation.email}
+        )
+    if invitation.organisation.memberships.filter(user=user).exists():
+        raise ValidationError(_("You are already a member of this organisation."))
+    membership = Membership.objects.create(organisation=invitation.organisation, user=user, role=invitation.role)
+    membership.groups.set(invitation.groups.all())
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    return membership
+
+
+@transaction.atomic
+def change_membership(membership: Membership, *, role: str, groups: Iterable[PageGroup]) -> None:
+    groups = _check_scope(membership.organisation, role, groups)
+    if role not in Role.values:
+        raise ValidationError({"role": _("Unknown role.")})
+    if membership.role == Role.ADMIN and role != Role.ADMIN and _admin_count(membership.organisation) <= 1:
+        raise ValidationError({"role": _("The organisation needs at least one admin.")})
+    membership.role = role
+    membership.save(update_fields=["role"])
+    membership.groups.set(groups)
+
+
+@transaction.atomic
+def remove_membership(membership: Membership) -> None:
+    if membership.role == Role.ADMIN and _admin_count(membership.organisation) <= 1:
+        raise ValidationError(_("The organisation needs at least one admin."))
+    membership.delete()

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from beffroi.api.api import api
+from beffroi.channels import views as channel_views
+from beffroi.core.views import healthz
+from beffroi.organisations import views as org_views
+from beffroi.web import views as web_views
+
+organisation_patterns = [
+    path("", org_views.dashboard, name="dashboard"),
+    path("calendar/", web_views.calendar, name="calendar"),
+    path("publications/", web_views.publications, name="publications"),
+    path("inbox/", web_views.inbox, name="inbox"),
+    path("insights/", web_views.insights, name="insights"),
+    path("campaigns/", web_views.campaigns, name="campaigns"),
+    path("settings/", org_views.settings_organisation, name="settings"),
+    path("settings/groups/", org_views.groups, name="settings_groups"),
+    path("settings/groups/<int:group_id>/", org_views.group_edit, name="settings_group_edit"),
+    path("settings/groups/<int:group_id>/delete/", org_views.group_delete, name="settings_group_delete"),
+    path("settings/channels/", channel_views.channel_list, name="settings_channels"),
+    path("settings/channels/<int:channel_id>/", channel_views.channel_edit, name="settings_channel_edit"),
+    path(
+        "settings/channels/<int:channel_id>/<str:verb>/",
+        channel_views.channel_toggle,
+        name="settings_channel_toggle",
+    ),
+    path("settings/members/", org_views.members, name="settings_members"),
+    path("settings/members/<int:membership_id>/", org_views.member_edit, name="settings_member_edit"),
+    path("settings/members/<int:membership_id>/remove/", org_views.member_remove, name="settings_member_remove"),
+    path(
+        "settings/invitations/<int:invitation_id>/<str:verb>/",
+        org_views.invitation_action,
+        name="settings_invitation_action",
+    ),
+]
+
+urlpatterns = [
+    path("", org_views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("o/new/", org_views.organisation_new, name="organisation_new"),
+    path("o/<slug:slug>/", include(organisation_patterns)),
+    path("invitations/<str:token>/", org_views.accept_invitation, name="accept_invitation"),
+    path("profile/", web_views.profile, name="profile"),
+    path("language/", web_views.set_language, name="set_language"),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]
