@@ -16,6 +16,18 @@ from beffroi.organisations.roles import Role
 PASSWORD = "correct-horse-battery-9"
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Tests render pages without running collectstatic first: plain (unhashed) static URLs.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # Hashing passwords slowly protects people, not test data.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @dataclass
 class Tenant:
     organisation: Organisation

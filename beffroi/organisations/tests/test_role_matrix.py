@@ -1,0 +1,195 @@
+"""Role × action matrix: each role may do exactly what the product promises, in the pages and in the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from beffroi.conftest import Tenant
+from beffroi.organisations.models import Invitation, PageGroup
+from beffroi.organisations.roles import PERMISSIONS, Action, Role
+from beffroi.urls import organisation_patterns
+
+A = Action
+# What each role may do, written out in full: a change to roles.PERMISSIONS must be deliberate.
+EXPECTED = {
+    Role.ADMIN: set(Action),
+    Role.VALIDATOR: {
+        A.VIEW_ORGANISATION,
+        A.VIEW_CHANNELS,
+        A.VIEW_PUBLICATIONS,
+        A.COMPOSE,
+        A.APPROVE,
+        A.PUBLISH,
+        A.VIEW_INSIGHTS,
+    },
+    Role.EDITOR: {A.VIEW_ORGANISATION, A.VIEW_CHANNELS, A.VIEW_PUBLICATIONS, A.COMPOSE, A.VIEW_INSIGHTS},
+    Role.MODERATOR: {A.VIEW_ORGANISATION, A.VIEW_CHANNELS, A.MODERATE},
+    Role.ANALYST: {A.VIEW_ORGANISATION, A.VIEW_CHANNELS, A.VIEW_INSIGHTS},
+}
+
+
+def test_permission_table_is_the_documented_one():
+    assert {role: set(actions) for role, actions in PERMISSIONS.items()} == EXPECTED
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # URL name (pages) or "api:<operation>"
+    method: str
+    action: Action
+    url: Callable[[Tenant], str]
+    data: Callable[[Tenant], dict] = lambda t: {}
+    ok: int = 200
+
+
+def _slug(t: Tenant) -> str:
+    return f"/o/{t.organisation.slug}"
+
+
+def _api(t: Tenant) -> str:
+    return f"/api/v1/organisations/{t.organisation.slug}"
+
+
+def _empty_group(t: Tenant) -> int:
+    return PageGroup.objects.create(organisation=t.organisation, name="Empty", level=3, parent=t.regional).pk
+
+
+def _invitation(t: Tenant) -> int:
+    return Invitation.objects.create(organisation=t.organisation, email="invited@example.org").pk
+
+
+def _editor_membership(t: Tenant) -> int:
+    return t.organisation.memberships.get(user=t.member(Role.EDITOR)).pk
+
+
+CASES = [
+    Case("dashboard", "get", A.VIEW_ORGANISATION, lambda t: f"{_slug(t)}/"),
+    Case("calendar", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_slug(t)}/calendar/"),
+    Case("publications", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_slug(t)}/publications/"),
+    Case("inbox", "get", A.MODERATE, lambda t: f"{_slug(t)}/inbox/"),
+    Case("insights", "get", A.VIEW_INSIGHTS, lambda t: f"{_slug(t)}/insights/"),
+    Case("campaigns", "get", A.COMPOSE, lambda t: f"{_slug(t)}/campaigns/"),
+    Case("settings", "get", A.VIEW_ORGANISATION, lambda t: f"{_slug(t)}/settings/"),
+    Case(
+        "settings",
+        "post",
+        A.MANAGE_ORGANISATION,
+        lambda t: f"{_slug(t)}/settings/",
+        lambda t: {"name": "Renamed", "time_zone": "Europe/Paris", "language": "fr"},
+        ok=302,
+    ),
+    Case("settings_groups", "get", A.VIEW_ORGANISATION, lambda t: f"{_slug(t)}/settings/groups/"),
+    Case(
+        "settings_groups",
+        "post",
+        A.MANAGE_GROUPS,
+        lambda t: f"{_slug(t)}/settings/groups/",
+        lambda t: {"name": "New group", "level": "3", "parent": t.regional.pk},
+        ok=302,
+    ),
+    Case("settings_group_edit", "get", A.MANAGE_GROUPS, lambda t: f"{_slug(t)}/settings/groups/{t.local.pk}/"),
+    Case(
+        "settings_group_delete",
+        "post",
+        A.MANAGE_GROUPS,
+        lambda t: f"{_slug(t)}/settings/groups/{_empty_group(t)}/delete/",
+        ok=302,
+    ),
+    Case("settings_channels", "get", A.VIEW_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/"),
+    Case("settings_channel_edit", "get", A.MANAGE_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/{t.channel.pk}/"),
+    Case(
+        "settings_channel_toggle",
+        "post",
+        A.MANAGE_CHANNELS,
+        lambda t: f"{_slug(t)}/settings/channels/{t.channel.pk}/disable/",
+        ok=302,
+    ),
+    Case("settings_members", "get", A.MANAGE_MEMBERS, lambda t: f"{_slug(t)}/settings/members/"),
+    Case(
+        "settings_members",
+        "post",
+        A.MANAGE_MEMBERS,
+        lambda t: f"{_slug(t)}/settings/members/",
+        lambda t: {"email": "someone@example.org", "role": "editor"},
+        ok=302,
+    ),
+    Case(
+        "settings_member_edit",
+        "get",
+        A.MANAGE_MEMBERS,
+        lambda t: f"{_slug(t)}/settings/members/{_editor_membership(t)}/",
+    ),
+    Case(
+        "settings_member_remove",
+        "post",
+        A.MANAGE_MEMBERS,
+        lambda t: f"{_slug(t)}/settings/members/{_editor_membership(t)}/remove/",
+        ok=302,
+    ),
+    Case(
+        "settings_invitation_action",
+        "post",
+        A.MANAGE_MEMBERS,
+        lambda t: f"{_slug(t)}/settings/invitations/{_invitation(t)}/revoke/",
+        ok=302,
+    ),
+    Case("api:get_organisation", "get", A.VIEW_ORGANISATION, lambda t: _api(t)),
+    Case("api:list_groups", "get", A.VIEW_ORGANISATION, lambda t: f"{_api(t)}/groups"),
+    Case("api:list_channels", "get", A.VIEW_CHANNELS, lambda t: f"{_api(t)}/channels"),
+    Case("api:get_channel", "get", A.VIEW_CHANNELS, lambda t: f"{_api(t)}/channels/{t.channel.pk}"),
+    Case(
+        "api:update_channel",
+        "patch",
+        A.MANAGE_CHANNELS,
+        lambda t: f"{_api(t)}/channels/{t.channel.pk}",
+        lambda t: {"display_name": "Renamed"},
+    ),
+    Case("api:list_members", "get", A.MANAGE_MEMBERS, lambda t: f"{_api(t)}/members"),
+]
+
+
+def test_every_organisation_page_is_in_the_matrix():
+    covered = {case.name for case in CASES}
+    assert {pattern.name for pattern in organisation_patterns} <= covered
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", Role.values)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method}-{c.name}")
+def test_role_action_matrix(role, case, tenant_a, client_for):
+    client = client_for(tenant_a.member(role))
+    url = case.url(tenant_a)
+    data = case.data(tenant_a)
+    if case.method == "patch":
+        response = client.patch(url, data, content_type="application/json")
+    else:
+        response = getattr(client, case.method)(url, data)
+    allowed = case.action in EXPECTED[Role(role)]
+    expected = case.ok if allowed else 403
+    assert response.status_code == expected, f"{role} {case.method.upper()} {url}: {response.status_code}"
+    if not allowed and case.method != "get":
+        # A refused write changed nothing.
+        tenant_a.organisation.refresh_from_db()
+        tenant_a.channel.refresh_from_db()
+        assert tenant_a.organisation.name == "Org a"
+        assert tenant_a.channel.display_name == "a page" and tenant_a.channel.status == "active"
+        assert tenant_a.organisation.memberships.count() == len(Role.values)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", Role.values)
+def test_navigation_shows_only_the_sections_the_role_may_open(role, tenant_a, client_for):
+    page = client_for(tenant_a.member(role)).get(f"/o/{tenant_a.organisation.slug}/").content.decode()
+    slug = tenant_a.organisation.slug
+    for section, action in [
+        ("calendar", A.VIEW_PUBLICATIONS),
+        ("inbox", A.MODERATE),
+        ("insights", A.VIEW_INSIGHTS),
+        ("campaigns", A.COMPOSE),
+    ]:
+        assert (f'href="/o/{slug}/{section}/"' in page) == (action in EXPECTED[Role(role)]), section
+    settings_page = client_for(tenant_a.member(role)).get(f"/o/{slug}/settings/").content.decode()
+    assert (f'href="/o/{slug}/settings/members/"' in settings_page) == (role == Role.ADMIN)
