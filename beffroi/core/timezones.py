@@ -48,4 +48,5 @@ def format_with_zone(moment: datetime | None, zone_name: str | None = None) -> s
         return ""
     zone = zoneinfo.ZoneInfo(zone_name) if zone_name else timezone.get_current_timezone()
     local = moment.astimezone(zone)
-    return f"{formats.date_format(local, 'DATETIME_FORMAT')} ({zone.key}, {utc_offset_label(local)})"
+    # 24-hour clock in every language: schedules read unambiguously ("noon", "a.m." do not).
+    return f"{formats.date_format(local, 'DATE_FORMAT')} {local:%H:%M} ({zone.key}, {utc_offset_label(local)})"
