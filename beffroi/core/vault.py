@@ -1,7 +1,7 @@
 """Encryption at rest for channel credentials (MultiFernet: key rotation without downtime).
 
 Put a new key first in BEFFROI_TOKEN_KEYS (or the data folder's token_keys file), keep the old ones after it,
-run `beffroi rotate-keys`, then drop the old keys.
+run `beffroi rotate_keys`, then drop the old keys.
 """
 
 from __future__ import annotations
