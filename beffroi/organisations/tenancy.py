@@ -12,9 +12,10 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from beffroi.core.middleware import chosen_language
 from beffroi.organisations.models import Membership
 from beffroi.organisations.roles import Action
 
@@ -43,12 +44,16 @@ def organisation_view(action: Action = Action.VIEW_ORGANISATION):
         @wraps(view)
         def wrapper(request, slug: str, *args, **kwargs):
             membership = membership_for(request.user, slug)
-            require(membership, action)
+            # Set before the role check so that a 403 page still shows the organisation's navigation.
             request.membership = membership
             request.organisation = membership.organisation
+            require(membership, action)
             request.session[SESSION_KEY] = slug
             if not request.user.time_zone:
                 timezone.activate(zoneinfo.ZoneInfo(membership.organisation.time_zone))
+            if chosen_language(request) is None:
+                translation.activate(membership.organisation.language)
+                request.LANGUAGE_CODE = membership.organisation.language
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -60,13 +60,12 @@ def organisation_new(request):
 def dashboard(request):
     membership = request.membership
     channels = Channel.objects.visible_to(membership).select_related("group")
-    groups = PageGroup.objects.filter(organisation=request.organisation).select_related("parent")
     return render(
         request,
         "organisations/dashboard.html",
         {
             "channels": channels,
-            "groups": groups,
+            "tree": _group_tree(request.organisation),
             "attention": [c for c in channels if c.status == Channel.Status.NEEDS_RECONNECTION],
             "role_description": ROLE_DESCRIPTIONS[Role(membership.role)],
         },

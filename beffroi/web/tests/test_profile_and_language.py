@@ -61,3 +61,19 @@ def test_forbidden_pages_explain_why(tenant_a, client_for):
     response = client.get(f"/o/{tenant_a.organisation.slug}/inbox/")
     assert response.status_code == 403
     assert "Your role in this organisation does not allow this." in response.content.decode()
+
+
+def test_browser_language_does_not_override_french_first():
+    page = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").get("/accounts/login/").content.decode()
+    assert '<html lang="fr">' in page
+
+
+@pytest.mark.django_db
+def test_organisation_default_language_applies_to_people_who_chose_none(tenant_a, client_for):
+    tenant_a.organisation.language = "en"
+    tenant_a.organisation.save()
+    person = tenant_a.member(Role.EDITOR)
+    client = client_for(person)
+    assert '<html lang="en">' in client.get(f"/o/{tenant_a.organisation.slug}/").content.decode()
+    client.cookies["beffroi_language"] = "fr"  # the person's own choice wins
+    assert '<html lang="fr">' in client.get(f"/o/{tenant_a.organisation.slug}/").content.decode()
