@@ -56,7 +56,7 @@ test-browser: $(VENV)/.installed-test
 
 ## make messages: refresh the translation catalogues after changing texts, then compile them
 messages: $(VENV)/.installed
-	cd beffroi && ../$(BIN)/beffroi makemessages -l fr --no-obsolete --no-location --ignore "*/tests/*"
+	cd beffroi && ../$(BIN)/beffroi makemessages -l fr --no-obsolete --no-location --ignore "*/tests/*" --ignore "conftest.py"
 	cd beffroi && ../$(BIN)/beffroi compilemessages
 
 clean:

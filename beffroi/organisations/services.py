@@ -62,10 +62,10 @@ def _check_group_placement(group: PageGroup) -> None:
     if group.level <= parent.level:
         raise ValidationError(
             {
-                "level": _("A %(level)s group cannot sit under a %(parent_level)s group.")
+                "level": _("A group of level “%(level)s” cannot sit under a group of level “%(parent_level)s”.")
                 % {
-                    "level": group.get_level_display().lower(),
-                    "parent_level": parent.get_level_display().lower(),
+                    "level": group.get_level_display(),
+                    "parent_level": parent.get_level_display(),
                 }
             }
         )

@@ -31,7 +31,7 @@ COMING = {
         "saved replies and escalation to a named contact."
     ),
     "insights": gettext_lazy(
-        "Statistics will show reach, interactions and follows with their change, your audience by age, "
+        "Statistics will show reach, interactions and new followers and how they change, your audience by age, "
         "gender, city and language, and when your audience is online — in your time zone."
     ),
     "campaigns": gettext_lazy(

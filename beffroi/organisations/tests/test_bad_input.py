@@ -180,7 +180,7 @@ def test_group_tree_rules(tenant_a, client_for):
     assert "Select a valid choice" in response.content.decode()
     # A national group cannot sit under a regional one.
     response = client.post(f"/o/{slug}/settings/groups/", {"name": "X", "level": "1", "parent": tenant_a.regional.pk})
-    assert "A national group cannot sit under a regional group." in response.content.decode()
+    assert "A group of level “National” cannot sit under a group of level “Regional”." in response.content.decode()
     # Moving the national group under its own region would make a cycle.
     response = client.post(
         f"/o/{slug}/settings/groups/{tenant_a.national.pk}/",
