@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "beffroi.accounts",
     "beffroi.organisations",
     "beffroi.channels",
+    "beffroi.publishing",
     "beffroi.web",
     "beffroi.demo",
     "django.contrib.admin",

@@ -7,12 +7,14 @@ from beffroi.api.api import api
 from beffroi.channels import views as channel_views
 from beffroi.core.views import healthz
 from beffroi.organisations import views as org_views
+from beffroi.publishing import views as publishing_views
 from beffroi.web import views as web_views
 
 organisation_patterns = [
     path("", org_views.dashboard, name="dashboard"),
     path("calendar/", web_views.calendar, name="calendar"),
-    path("publications/", web_views.publications, name="publications"),
+    path("publications/", publishing_views.publication_list, name="publications"),
+    path("settings/publishing-health/", publishing_views.health, name="settings_publishing_health"),
     path("inbox/", web_views.inbox, name="inbox"),
     path("insights/", web_views.insights, name="insights"),
     path("campaigns/", web_views.campaigns, name="campaigns"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import models
@@ -48,6 +49,16 @@ class Channel(models.Model):
         help_text=_("Leave empty to use the organisation's time zone."),
     )
     status = models.CharField(_("status"), max_length=24, choices=Status.choices, default=Status.ACTIVE)
+    # Non-secret connection settings (e.g. a Mastodon instance's address).
+    config = models.JSONField(default=dict, blank=True)
+    # Publishing: a late post still goes out within this delay after its time, else it is "missed".
+    max_lateness = models.DurationField(
+        _("maximum lateness"),
+        default=timedelta(hours=2),
+        help_text=_("After an outage, a post later than this is not sent and its author is told."),
+    )
+    # Set when the network asks us to slow down (429, Retry-After): nothing is sent before then.
+    paused_until = models.DateTimeField(null=True, blank=True)
     # Encrypted JSON (MultiFernet). Read and write through .credentials; never displayed anywhere.
     credentials_encrypted = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,6 +1,8 @@
-"""The networks Beffroi knows. Each network's folder (added with its connector) declares its capabilities."""
+"""The networks Beffroi knows, and the connector of each one that can publish."""
 
 from __future__ import annotations
+
+from functools import cache
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -18,3 +20,15 @@ class Network(models.TextChoices):
     BLUESKY = "bluesky", "Bluesky"
     THREADS = "threads", "Threads"
     ATOM = "atom", _("Atom feed")
+
+
+@cache
+def connectors() -> dict[str, object]:
+    from beffroi.networks.mastodon.publish import MastodonConnector
+
+    return {connector.network: connector for connector in (MastodonConnector(),)}
+
+
+def connector_for(network: str):
+    """The connector publishing to this network, or None while Beffroi cannot publish there yet."""
+    return connectors().get(network)

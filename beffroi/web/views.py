@@ -22,10 +22,6 @@ COMING = {
         "The editorial calendar will show every scheduled and published post of your pages, by month, week or "
         "list, and let you move a post by dragging it."
     ),
-    "publications": gettext_lazy(
-        "Here you will write a post once, adapt it per network, have it approved and scheduled, and follow "
-        "it in the Scheduled, Published, Drafts, Awaiting approval and Failed lists."
-    ),
     "inbox": gettext_lazy(
         "The inbox will gather comments, mentions and messages from every page, with moderation rules, "
         "saved replies and escalation to a named contact."
@@ -53,7 +49,6 @@ def _section(name: str):
 
 
 calendar = _section("calendar")
-publications = _section("publications")
 inbox = _section("inbox")
 insights = _section("insights")
 campaigns = _section("campaigns")

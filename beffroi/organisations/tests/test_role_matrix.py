@@ -136,6 +136,7 @@ CASES = [
         lambda t: f"{_slug(t)}/settings/invitations/{_invitation(t)}/revoke/",
         ok=302,
     ),
+    Case("settings_publishing_health", "get", A.MANAGE_CHANNELS, lambda t: f"{_slug(t)}/settings/publishing-health/"),
     Case("api:get_organisation", "get", A.VIEW_ORGANISATION, lambda t: _api(t)),
     Case("api:list_groups", "get", A.VIEW_ORGANISATION, lambda t: f"{_api(t)}/groups"),
     Case("api:list_channels", "get", A.VIEW_CHANNELS, lambda t: f"{_api(t)}/channels"),

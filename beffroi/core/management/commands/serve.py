@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import uvicorn
 from django.conf import settings
 from django.core.management import call_command
@@ -7,14 +10,51 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Serve Beffroi (ASGI, uvicorn) on one process: web pages, API and static files."
+    help = "Serve Beffroi in one process: web pages, API, static files and the publishing worker."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--no-worker", action="store_true", help="do not publish from this process (separate `beffroi worker`s)"
+        )
 
-    def handle(self, *args, host: str, port: int, **options):
+    def handle(self, *args, host: str, port: int, no_worker: bool, **options):
         if not settings.DEBUG:
             call_command("collectstatic", interactive=False, verbosity=0)
+        worker = None if no_worker else WorkerThread()
+        if worker:
+            worker.start()
         self.stdout.write(self.style.SUCCESS(f"Beffroi: http://{host}:{port}/  (Ctrl+C to stop)"))
-        uvicorn.run("beffroi.asgi:application", host=host, port=port, log_config=None, lifespan="off")
+        try:
+            uvicorn.run("beffroi.asgi:application", host=host, port=port, log_config=None, lifespan="off")
+        finally:
+            if worker:
+                worker.stop()
+
+
+class WorkerThread(threading.Thread):
+    """The publishing worker on its own event loop, beside the web server (one process, e.g. on SQLite)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="beffroi-worker", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._ready = threading.Event()
+
+    def run(self) -> None:
+        from beffroi.publishing.worker.dispatcher import Dispatcher
+
+        async def main():
+            self._loop = asyncio.get_running_loop()
+            self._stop_event = asyncio.Event()
+            self._ready.set()
+            await Dispatcher(concurrency=50).run(self._stop_event)
+
+        asyncio.run(main())
+
+    def stop(self, timeout: float = 40.0) -> None:
+        self._ready.wait(5)
+        if self._loop and self._stop_event:
+            self._loop.call_soon_threadsafe(self._stop_event.set)
+        self.join(timeout)

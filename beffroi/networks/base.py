@@ -1,0 +1,116 @@
+"""The contract every network connector implements, and how publishing outcomes are classified.
+
+The publishing engine only knows this module: a connector turns a `PublishJob` into a `Published` result or
+raises `PublishError` saying which of three kinds of failure happened — the engine's safety depends on it:
+
+- RETRYABLE: the network certainly did not act (connection refused, DNS, 429, documented side-effect-free
+  5xx). Sent again after a back-off.
+- PERMANENT: the network refused (validation, permission, revoked token). Failed with the message; the channel
+  is marked "needs reconnection" when the authorisation is the cause.
+- AMBIGUOUS: the request may have been acted upon (timeout after sending, connection lost mid-answer). The
+  publication becomes "unknown" and is reconciled by reading the channel's recent posts before anything is
+  sent again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+import httpx
+
+
+class ErrorKind(StrEnum):
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass
+class PublishJob:
+    """Everything a connector needs, read from the database before the call (no ORM in async code)."""
+
+    publication_id: int
+    fence: int
+    attempt: int
+    channel_id: int
+    network: str
+    config: dict[str, Any]
+    credentials: dict[str, Any]
+    text: str
+    idempotency_key: str
+    due_at: datetime | None
+    claimed_at: datetime
+
+
+@dataclass
+class Published:
+    remote_id: str
+    url: str = ""
+    request: str = ""
+    response_status: int | None = None
+    response: str = ""
+
+
+@dataclass
+class RemotePost:
+    remote_id: str
+    url: str
+    text: str
+    created_at: datetime | None
+
+
+@dataclass
+class PublishError(Exception):
+    kind: ErrorKind
+    message: str  # for people: clear, in English; translated when shown
+    code: str = ""
+    retry_after: float | None = None  # seconds the network asked us to wait
+    needs_reconnection: bool = False
+    request: str = ""
+    response_status: int | None = None
+    response: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+class Connector(Protocol):
+    network: ClassVar[str]
+    # A network-side idempotency key makes re-sending after an ambiguous outcome safe (Mastodon).
+    supports_idempotency_key: ClassVar[bool]
+    # Simultaneous publishes per process for this network, whatever the channel.
+    max_concurrency: ClassVar[int]
+
+    async def publish(self, http: httpx.AsyncClient, job: PublishJob) -> Published: ...
+
+    async def recent_posts(self, http: httpx.AsyncClient, job: PublishJob) -> list[RemotePost]: ...
+
+
+def classify_transport_error(error: httpx.TransportError) -> ErrorKind:
+    """Which transport failures happened before the request reached the network."""
+    if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)):
+        return ErrorKind.RETRYABLE
+    # ReadTimeout, WriteTimeout, RemoteProtocolError, ReadError…: the request may have been received.
+    return ErrorKind.AMBIGUOUS
+
+
+def parse_retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        from django.utils import timezone
+
+        return max(0.0, (moment - timezone.now()).total_seconds())

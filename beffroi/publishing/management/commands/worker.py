@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from beffroi.publishing.worker.dispatcher import Dispatcher, run_forever
+
+
+class Command(BaseCommand):
+    help = "Run a publishing worker. Start as many as needed, on any hosts sharing the PostgreSQL database."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--concurrency", type=int, default=200, help="publishes in flight at once (200)")
+        parser.add_argument("--lease", type=float, default=90.0, help="seconds a claim holds without heartbeat")
+        parser.add_argument("--poll", type=float, default=0.25, help="seconds between looks for due posts")
+
+    def handle(self, *args, concurrency: int, lease: float, poll: float, **options):
+        dispatcher = Dispatcher(concurrency=concurrency, lease_s=lease, poll_s=poll)
+        self.stdout.write(f"Publishing worker {dispatcher.worker_id} started (Ctrl+C to stop).")
+        run_forever(dispatcher)

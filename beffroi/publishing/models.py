@@ -1,0 +1,164 @@
+"""Posts, their per-channel publications, and the write-ahead record of every attempt."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from beffroi.channels.models import Channel
+from beffroi.organisations.models import Organisation
+from beffroi.publishing.states import State
+
+
+class Post(models.Model):
+    """What the author writes once; variants adapt it per channel."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="posts")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="posts"
+    )
+    text = models.TextField(_("text"), blank=True)
+    link = models.URLField(_("link"), blank=True, max_length=2000)
+    first_comment = models.TextField(_("first comment"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("post")
+        verbose_name_plural = _("posts")
+
+    def __str__(self) -> str:
+        return (self.text[:60] + "…") if len(self.text) > 60 else self.text
+
+
+class Variant(models.Model):
+    """The post adapted for one channel (text may differ per network or channel)."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="variants")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField(_("text"), blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["post", "channel"], name="one_variant_per_channel")]
+
+
+def fingerprint(text: str) -> str:
+    """Content fingerprint for reconciliation: the same words survive HTML, spacing and case changes."""
+    plain = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    plain = unicodedata.normalize("NFKC", plain).casefold()
+    plain = re.sub(r"\s+", " ", plain).strip()
+    return hashlib.sha256(plain.encode()).hexdigest()[:32]
+
+
+class Publication(models.Model):
+    """One post on one channel: the unit that is scheduled, claimed and published."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="publications")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="publications")
+    state = models.CharField(_("status"), max_length=24, choices=State.choices, default=State.DRAFT)
+    # The promise, in UTC, and what the person chose (kept so the choice can be shown and recomputed).
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    scheduled_local = models.DateTimeField(_("chosen local time"), null=True, blank=True)  # naive wall time
+    scheduled_tz = models.CharField(_("time zone"), max_length=64, blank=True)
+    scheduled_fold = models.PositiveSmallIntegerField(default=0)  # 1 = second occurrence of a repeated hour
+    # When the worker may next pick it up: due_at at first, later after a back-off.
+    run_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Claim: who holds it, until when, and the fence that guards every result write.
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    fence = models.PositiveBigIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Outcome.
+    remote_id = models.CharField(max_length=255, blank=True)
+    remote_url = models.URLField(max_length=2000, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    late_by = models.DurationField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_code = models.CharField(max_length=64, blank=True)
+    unknown_since = models.DateTimeField(null=True, blank=True)
+    reconcile_checks = models.PositiveSmallIntegerField(default=0)
+    content_fingerprint = models.CharField(max_length=32, blank=True)
+    version = models.PositiveIntegerField(default=1)  # optimistic locking for edits
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        verbose_name = _("publication")
+        verbose_name_plural = _("publications")
+        constraints = [
+            # One in-flight publish per channel, enforced by the database itself.
+            models.UniqueConstraint(
+                fields=["channel"], condition=Q(state=State.PUBLISHING), name="one_inflight_per_channel"
+            ),
+            models.UniqueConstraint(fields=["post", "channel"], name="one_publication_per_post_and_channel"),
+        ]
+        indexes = [models.Index(fields=["state", "run_at"], name="publication_due")]
+
+    def __str__(self) -> str:
+        return f"{self.post} → {self.channel} [{self.state}]"
+
+    @property
+    def idempotency_key(self) -> str:
+        """Deterministic: a retry of the same publication carries the same key."""
+        return f"beffroi-publication-{self.pk}"
+
+    def text_for_channel(self) -> str:
+        variant = self.post.variants.filter(channel_id=self.channel_id).first()
+        return variant.text if variant and variant.text else self.post.text
+
+
+class Attempt(models.Model):
+    """Write-ahead record: committed before the network is called, completed after (secrets redacted)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("In progress")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        RETRY = "retry", _("Will retry")
+        FAILED = "failed", _("Failed")
+        AMBIGUOUS = "ambiguous", _("Outcome unknown")
+        FENCED = "fenced", _("Result ignored (claim taken over)")
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    fence = models.PositiveBigIntegerField()
+    worker = models.CharField(max_length=100)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    request = models.TextField(blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.TextField(blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    error = models.TextField(blank=True)
+    remote_id = models.CharField(max_length=255, blank=True)
+    remote_url = models.URLField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["publication", "number"]
+        indexes = [models.Index(fields=["publication", "fence"], name="attempt_by_fence")]
+
+
+class WorkerHeartbeat(models.Model):
+    worker_id = models.CharField(max_length=100, unique=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField()
+    in_flight = models.PositiveIntegerField(default=0)
+    published = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-beat_at"]
+
+
+DEFAULT_MAX_LATENESS = timedelta(hours=2)

@@ -1,0 +1,208 @@
+"""Operations on posts and publications: create, schedule, reschedule, cancel, edit.
+
+Each one validates everything first, then writes in one transaction; every state change is a conditional
+update on the current state (states.TRANSITIONS), so a publication the worker has just claimed cannot be
+changed underneath it — the person gets a clear message instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from beffroi.channels.models import Channel
+from beffroi.networks.registry import connector_for
+from beffroi.organisations.models import Membership
+from beffroi.organisations.roles import Action
+from beffroi.publishing.models import Post, Publication, Variant, fingerprint
+from beffroi.publishing.states import LOCKED_FOR_EDITING, State, TransitionRefused, Trigger, check
+from beffroi.publishing.timing import resolve_local_time
+
+# A time "now" typed in a form reaches the server a little later: that much in the past is still "now".
+PAST_TOLERANCE = timedelta(minutes=1)
+
+
+def transition(publication: Publication, name: str, trigger: Trigger, **changes) -> None:
+    """Moves one publication along a declared transition, only if it is still in a source state."""
+    step = check(name, trigger)
+    updated = Publication.objects.filter(pk=publication.pk, state__in=step.sources).update(
+        state=step.target, version=F("version") + 1, updated_at=timezone.now(), **changes
+    )
+    if updated != 1:
+        publication.refresh_from_db(fields=["state"])
+        raise TransitionRefused(publication.state)
+    publication.refresh_from_db()
+
+
+def _refused_message(state: str) -> str:
+    if state == State.PUBLISHING:
+        return _("This post is being published right now and can no longer be changed.")
+    if state in (State.PUBLISHED, State.UNKNOWN):
+        return _("This post is already on the network (or may be): it can no longer be changed here.")
+    return _("This publication changed in the meantime (now: %(state)s). Reload the page.") % {
+        "state": State(state).label
+    }
+
+
+def _check_channels(membership: Membership, channel_ids: Iterable[int]) -> list[Channel]:
+    ids = list(dict.fromkeys(channel_ids))
+    if not ids:
+        raise ValidationError({"channels": _("Choose at least one channel.")})
+    channels = {c.pk: c for c in Channel.objects.visible_to(membership).filter(pk__in=ids)}
+    missing = [i for i in ids if i not in channels]
+    if missing:
+        raise ValidationError({"channels": _("Unknown channel.")})
+    for channel in channels.values():
+        if channel.status == Channel.Status.DISABLED:
+            raise ValidationError(
+                {"channels": _("The channel “%(name)s” is disabled.") % {"name": channel.display_name}}
+            )
+        if channel.status == Channel.Status.NEEDS_RECONNECTION:
+            raise ValidationError(
+                {
+                    "channels": _("The channel “%(name)s” must be reconnected before anything is published on it.")
+                    % {"name": channel.display_name}
+                }
+            )
+        if connector_for(channel.network) is None:
+            raise ValidationError(
+                {
+                    "channels": _("Beffroi cannot publish on %(network)s yet.")
+                    % {"network": channel.get_network_display()}
+                }
+            )
+    return [channels[i] for i in ids]
+
+
+def _target_state(membership: Membership) -> State:
+    if membership.can(Action.PUBLISH):
+        return State.SCHEDULED
+    if membership.can(Action.COMPOSE):
+        return State.AWAITING_APPROVAL
+    raise PermissionDenied(_("Your role in this organisation does not allow this."))
+
+
+def _when(channel: Channel, local: datetime | None, zone: str | None, fold: int | None) -> dict:
+    """The timing fields of a publication on this channel; None = now."""
+    now = timezone.now()
+    if local is None:
+        return {"due_at": now, "run_at": now, "scheduled_local": None, "scheduled_tz": "", "scheduled_fold": 0}
+    resolved = resolve_local_time(local, zone or channel.effective_time_zone, fold=fold)
+    if resolved.due_at < now - PAST_TOLERANCE:
+        raise ValidationError(
+            {"scheduled_at": _("This time is in the past. Choose a time to come, or publish now.")},
+            code="past",
+        )
+    return {
+        "due_at": resolved.due_at,
+        "run_at": resolved.due_at,
+        "scheduled_local": resolved.local,
+        "scheduled_tz": resolved.zone,
+        "scheduled_fold": resolved.fold,
+    }
+
+
+@transaction.atomic
+def create_and_schedule_post(
+    membership: Membership,
+    *,
+    text: str,
+    channel_ids: Iterable[int],
+    local: datetime | None,
+    zone: str | None = None,
+    fold: int | None = None,
+    variants: dict[int, str] | None = None,
+) -> Post:
+    """Writes a post for several channels and schedules it (or submits it for approval, for an editor).
+
+    `local` is the wall-clock time in `zone` (or, when `zone` is None, in each channel's own zone); None means
+    now. All-or-nothing: one bad channel or time and nothing is created.
+    """
+    target = _target_state(membership)
+    channels = _check_channels(membership, channel_ids)
+    texts = {c.pk: ((variants or {}).get(c.pk) or text).strip() for c in channels}
+    if not all(texts.values()):
+        raise ValidationError({"text": _("Write something to publish.")})
+    timings = {c.pk: _when(c, local, zone, fold) for c in channels}
+    post = Post.objects.create(organisation=membership.organisation, author=membership.user, text=text.strip())
+    for channel in channels:
+        if variants and variants.get(channel.pk):
+            Variant.objects.create(post=post, channel=channel, text=variants[channel.pk].strip())
+        Publication.objects.create(
+            post=post,
+            channel=channel,
+            state=target,
+            content_fingerprint=fingerprint(texts[channel.pk]),
+            **timings[channel.pk],
+        )
+    return post
+
+
+@transaction.atomic
+def reschedule_publication(
+    membership: Membership,
+    publication: Publication,
+    *,
+    local: datetime | None,
+    zone: str | None = None,
+    fold: int | None = None,
+) -> Publication:
+    if not membership.can(Action.PUBLISH):
+        raise PermissionDenied(_("Your role in this organisation does not allow this."))
+    name = "reschedule" if publication.state == State.SCHEDULED else "schedule"
+    if publication.state not in check(name, Trigger.PERSON).sources:
+        raise ValidationError(_refused_message(publication.state))
+    timing = _when(publication.channel, local, zone, fold)
+    try:
+        transition(publication, name, Trigger.PERSON, attempts=0, last_error="", last_error_code="", **timing)
+    except TransitionRefused as refused:
+        raise ValidationError(_refused_message(str(refused))) from refused
+    return publication
+
+
+@transaction.atomic
+def cancel_publication(membership: Membership, publication: Publication) -> Publication:
+    if not membership.can(Action.COMPOSE):
+        raise PermissionDenied(_("Your role in this organisation does not allow this."))
+    try:
+        transition(publication, "cancel", Trigger.PERSON, run_at=None)
+    except TransitionRefused as refused:
+        raise ValidationError(_refused_message(str(refused))) from refused
+    return publication
+
+
+@transaction.atomic
+def edit_post_text(membership: Membership, post: Post, *, text: str) -> Post:
+    """Changes the text of a post whose publications have not gone out; refused if one is being sent."""
+    if not membership.can(Action.COMPOSE):
+        raise PermissionDenied(_("Your role in this organisation does not allow this."))
+    if not text.strip():
+        raise ValidationError({"text": _("Write something to publish.")})
+    # Lock the rows the worker would claim; the conditional update below is the real guard on SQLite.
+    publications = list(Publication.objects.select_for_update().filter(post=post))
+    for publication in publications:
+        if publication.state in LOCKED_FOR_EDITING:
+            raise ValidationError(_refused_message(publication.state))
+    versions = {p.pk: p.version for p in publications}
+    for publication in publications:
+        changed = Publication.objects.filter(
+            pk=publication.pk, version=versions[publication.pk], state=publication.state
+        ).update(
+            content_fingerprint=fingerprint(
+                publication.text_for_channel()
+                if publication.post.variants.filter(channel_id=publication.channel_id).exists()
+                else text.strip()
+            ),
+            version=F("version") + 1,
+        )
+        if changed != 1:
+            raise ValidationError(_refused_message(Publication.objects.get(pk=publication.pk).state))
+    post.text = text.strip()
+    post.save(update_fields=["text", "updated_at"])
+    return post

@@ -1,0 +1,314 @@
+"""The publishing worker: where a post gets published.
+
+One asyncio loop per process claims due publications in batches, publishes them concurrently over one
+httpx client (hundreds of calls in flight), and writes the fenced results in batches. All database work runs
+on one dedicated thread, in short transactions, never across a network call:
+
+    claim (commit write-ahead attempts) → call the network → record the outcome only if the fence matches
+
+A heartbeat renews the leases of what is in flight; a periodic sweep releases expired leases (→ unknown),
+marks publications too late to send (→ missed) and reconciles unknown ones by reading the channel back.
+Everything the sweep does is derived from the database (level-triggered): a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from django.db import close_old_connections
+from django.utils import timezone
+
+from beffroi.networks.base import ErrorKind, PublishError, PublishJob
+from beffroi.networks.registry import connector_for
+from beffroi.publishing.models import Publication, WorkerHeartbeat, fingerprint
+from beffroi.publishing.states import State
+from beffroi.publishing.worker import claims
+from beffroi.publishing.worker.ratelimit import Rate, make_limiter
+
+log = logging.getLogger("beffroi.worker")
+
+# Per channel, whatever the network: bursts of 30, then one every 2 s. Networks' own limits are lower per day.
+DEFAULT_CHANNEL_RATE = Rate(30, 60.0)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        worker_id: str | None = None,
+        concurrency: int = 200,
+        claim_batch: int = 200,
+        lease_s: float = 90.0,
+        poll_s: float = 0.25,
+        sweep_s: float = 5.0,
+        http_timeout_s: float = 30.0,
+        channel_rate: Rate | None = DEFAULT_CHANNEL_RATE,
+        on_cycle: Callable[[dict], Any] | None = None,
+    ) -> None:
+        self.worker_id = worker_id or new_worker_id()
+        self.concurrency = concurrency
+        self.claim_batch = claim_batch
+        self.lease_s = lease_s
+        self.poll_s = poll_s
+        self.sweep_s = sweep_s
+        self.http_timeout_s = http_timeout_s
+        self.channel_rate = channel_rate
+        self.on_cycle = on_cycle
+        self.inflight: dict[int, int] = {}  # publication id → fence
+        self.published = 0
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="beffroi-db")
+        self._limiter = make_limiter()
+        self._network_slots: dict[str, asyncio.Semaphore] = {}
+        self._results: asyncio.Queue[claims.Outcome] = asyncio.Queue()
+        self._slot_freed = asyncio.Event()
+
+    async def db(self, function, *args, **kwargs):
+        def call():
+            close_old_connections()
+            return function(*args, **kwargs)
+
+        return await asyncio.get_running_loop().run_in_executor(self._db, call)
+
+    # The loop ------------------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        limits = httpx.Limits(max_connections=self.concurrency + 20, max_keepalive_connections=self.concurrency)
+        timeout = httpx.Timeout(self.http_timeout_s, connect=10.0)
+        started = timezone.now()
+        await self.db(self._beat, started)
+        log.info("worker started", extra={"worker_id": self.worker_id, "concurrency": self.concurrency})
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+            self.http = http
+            background = [
+                asyncio.create_task(self._writer(), name="writer"),
+                asyncio.create_task(self._heartbeat(stop, started), name="heartbeat"),
+                asyncio.create_task(self._sweeper(stop), name="sweeper"),
+            ]
+            publishing: set[asyncio.Task] = set()
+            try:
+                while not stop.is_set():
+                    free = self.concurrency - len(self.inflight)
+                    jobs = []
+                    if free > 0:
+                        jobs = await self.db(
+                            claims.claim_due, self.worker_id, min(free, self.claim_batch), self.lease_s
+                        )
+                        for job in jobs:
+                            self.inflight[job.publication_id] = job.fence
+                            task = asyncio.create_task(self._publish(job))
+                            publishing.add(task)
+                            task.add_done_callback(publishing.discard)
+                    if jobs and len(self.inflight) < self.concurrency:
+                        continue  # more may be due right now
+                    self._slot_freed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wait_for_stop_or_slot(stop), timeout=self.poll_s)
+            finally:
+                # Graceful stop: no new claims; let what is in flight finish and be recorded.
+                if publishing:
+                    await asyncio.wait(publishing, timeout=self.http_timeout_s + 5)
+                await self._results.join()
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
+                await self.db(self._forget)
+        self._db.shutdown(wait=True)
+        log.info("worker stopped", extra={"worker_id": self.worker_id, "published": self.published})
+
+    async def _wait_for_stop_or_slot(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._slot_freed.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    # One publish ---------------------------------------------------------------------------------------------
+
+    async def _publish(self, job: PublishJob) -> None:
+        outcome = claims.Outcome(job=job)
+        try:
+            outcome.published = await self._call_network(job)
+        except PublishError as error:
+            outcome.error = error
+        except Exception as error:  # noqa: BLE001 — an unexpected failure must never look like "not sent"
+            log.exception("unexpected error while publishing", extra={"publication_id": job.publication_id})
+            outcome.error = PublishError(
+                ErrorKind.AMBIGUOUS, f"Unexpected error ({type(error).__name__}); checking on the network."
+            )
+        outcome.finished_at = timezone.now()
+        await self._results.put(outcome)
+
+    async def _call_network(self, job: PublishJob):
+        connector = connector_for(job.network)
+        if connector is None:
+            raise PublishError(
+                ErrorKind.PERMANENT, f"Beffroi cannot publish on {job.network} yet.", code="no_connector"
+            )
+        if job.credentials.get("_unreadable"):
+            raise PublishError(
+                ErrorKind.PERMANENT,
+                "The channel's stored authorisation cannot be read (encryption key changed): reconnect it.",
+                code="credentials_unreadable",
+                needs_reconnection=True,
+            )
+        if self.channel_rate is not None:
+            wait = await asyncio.to_thread(self._limiter.reserve, f"channel:{job.channel_id}", self.channel_rate)
+            if wait > 0:
+                raise PublishError(
+                    ErrorKind.RETRYABLE,
+                    "Publishing rate of this channel reached: it goes out a little later.",
+                    code="local_rate_limit",
+                    retry_after=wait,
+                )
+        slots = self._network_slots.setdefault(job.network, asyncio.Semaphore(connector.max_concurrency))
+        async with slots:
+            return await connector.publish(self.http, job)
+
+    # Results, heartbeat, sweep -------------------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        while True:
+            batch = [await self._results.get()]
+            await asyncio.sleep(0.02)  # gather what finished meanwhile: one transaction for many results
+            while not self._results.empty() and len(batch) < 1000:
+                batch.append(self._results.get_nowait())
+            try:
+                counts = await self.db(claims.record_outcomes, batch)
+                self.published += counts["published"]
+            except Exception:
+                log.exception("could not record outcomes; the sweep will reconcile them")
+            finally:
+                for outcome in batch:
+                    self.inflight.pop(outcome.job.publication_id, None)
+                    self._results.task_done()
+                self._slot_freed.set()
+            if self.on_cycle:
+                self.on_cycle({"recorded": len(batch)})
+
+    async def _heartbeat(self, stop: asyncio.Event, started) -> None:
+        while True:
+            await asyncio.sleep(min(self.lease_s / 3, 5.0))
+            try:
+                await self.db(claims.extend_leases, self.worker_id, dict(self.inflight), self.lease_s)
+                await self.db(self._beat, started)
+            except Exception:
+                log.exception("heartbeat failed")
+
+    def _beat(self, started) -> None:
+        WorkerHeartbeat.objects.update_or_create(
+            worker_id=self.worker_id,
+            defaults={
+                "hostname": socket.gethostname(),
+                "pid": os.getpid(),
+                "started_at": started,
+                "beat_at": timezone.now(),
+                "in_flight": len(self.inflight),
+                "published": self.published,
+            },
+        )
+
+    def _forget(self) -> None:
+        WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
+        WorkerHeartbeat.objects.filter(beat_at__lt=timezone.now() - timedelta(days=1)).delete()
+
+    async def _sweeper(self, stop: asyncio.Event) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:
+                log.exception("sweep failed")
+            await asyncio.sleep(self.sweep_s)
+
+    async def sweep_once(self) -> dict[str, int]:
+        released = await self.db(claims.release_expired_leases)
+        missed = await self.db(claims.mark_missed)
+        if missed:
+            await self.db(notify_missed, missed)
+        reconciled = 0
+        jobs = await self.db(claims.unknown_due_for_check, 50)
+        if jobs:
+            results = await asyncio.gather(*(self._reconcile(job) for job in jobs))
+            reconciled = sum(1 for state in results if state != State.UNKNOWN)
+        return {"released": released, "missed": len(missed), "reconciled": reconciled}
+
+    async def _reconcile(self, job: PublishJob) -> str:
+        evidence = await self.db(claims.evidence_of_success, job.publication_id)
+        if evidence is not None:
+            return await self.db(
+                claims.record_reconciliation,
+                job,
+                found_id=evidence.remote_id,
+                found_url=evidence.remote_url,
+                found_at=evidence.finished_at,
+                idempotent_resend_is_safe=False,
+            )
+        connector = connector_for(job.network)
+        if connector is None:
+            return State.UNKNOWN
+        try:
+            recent = await connector.recent_posts(self.http, job)
+        except (httpx.HTTPError, PublishError, KeyError, ValueError) as error:
+            await self.db(claims.postpone_check, job, f"Could not read the channel back yet: {type(error).__name__}")
+            return State.UNKNOWN
+        wanted = fingerprint(job.text)
+        window_start = job.claimed_at - claims.RECONCILE_WINDOW
+        for post in recent:
+            if fingerprint(post.text) == wanted and (post.created_at is None or post.created_at >= window_start):
+                return await self.db(
+                    claims.record_reconciliation,
+                    job,
+                    found_id=post.remote_id,
+                    found_url=post.url,
+                    found_at=post.created_at,
+                    idempotent_resend_is_safe=False,
+                )
+        first_attempt_at = await self.db(_first_attempt_at, job.publication_id)
+        safe = (
+            connector.supports_idempotency_key
+            and first_attempt_at is not None
+            and (timezone.now() - first_attempt_at) < timedelta(minutes=50)
+        )
+        return await self.db(claims.record_reconciliation, job, found_id=None, idempotent_resend_is_safe=safe)
+
+
+def _first_attempt_at(publication_id: int):
+    from beffroi.publishing.models import Attempt
+
+    first = Attempt.objects.filter(publication_id=publication_id).order_by("number").first()
+    return first.started_at if first else None
+
+
+def notify_missed(publication_ids: list[int]) -> None:
+    """Tells each author which of their posts were not sent (one e-mail per author)."""
+    from beffroi.publishing.notifications import send_missed_notifications
+
+    send_missed_notifications(Publication.objects.filter(pk__in=publication_ids))
+
+
+def run_forever(dispatcher: Dispatcher) -> None:
+    """Runs a dispatcher until SIGINT/SIGTERM (the `beffroi worker` command)."""
+    import signal
+
+    async def main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await dispatcher.run(stop)
+
+    asyncio.run(main())
