@@ -5,17 +5,22 @@ Authentication: the browser session (with CSRF on writes). Personal API tokens a
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.security import django_auth
 
 from beffroi.channels import services as channel_services
 from beffroi.channels.models import Channel
+from beffroi.core.timezones import validate_time_zone
 from beffroi.organisations.models import Membership, PageGroup
 from beffroi.organisations.roles import Action
 from beffroi.organisations.tenancy import membership_for, require
+from beffroi.publishing import services as publishing
+from beffroi.publishing.models import Publication
 
 api = NinjaAPI(title="Beffroi API", version="1", auth=django_auth, urls_namespace="api")
 
@@ -53,6 +58,38 @@ class ChannelPatch(Schema):
     group_id: int | None = None
     time_zone: str | None = None
     status: str | None = None
+
+
+class PublicationOut(Schema):
+    id: int
+    post_id: int
+    channel_id: int
+    state: str
+    due_at: datetime | None
+    scheduled_local: datetime | None
+    scheduled_tz: str
+    remote_id: str
+    remote_url: str
+    published_at: datetime | None
+    last_error: str
+    version: int
+
+
+class PostIn(Schema):
+    text: str
+    channel_ids: list[int]
+    scheduled_at: datetime | None = Field(
+        None, description="Wall-clock time without offset, in `time_zone` (or each channel's zone); empty = now"
+    )
+    time_zone: str | None = None
+    fold: int | None = Field(None, description="1 = the second occurrence of a time repeated when clocks go back")
+    variants: dict[int, str] | None = None
+
+
+class RescheduleIn(Schema):
+    scheduled_at: datetime | None = None
+    time_zone: str | None = None
+    fold: int | None = None
 
 
 class MemberOut(Schema):
@@ -134,6 +171,78 @@ def update_channel(request, slug: str, channel_id: int, payload: ChannelPatch):
     except ValidationError as exc:
         raise HttpError(422, "; ".join(exc.messages)) from exc
     return channel
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is not None:
+        raise HttpError(422, "scheduled_at is a wall-clock time: give it without an offset, and the zone in time_zone")
+    return moment
+
+
+def _service_call(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except ValidationError as exc:
+        raise HttpError(422, " ".join(exc.messages)) from exc
+    except PermissionDenied as exc:
+        raise HttpError(403, str(exc)) from exc
+
+
+@api.post("/organisations/{slug}/posts", response={201: list[PublicationOut]})
+def create_post(request, slug: str, payload: PostIn):
+    """Writes a post for several channels and schedules it (an editor's post waits for approval)."""
+    membership = _membership(request, slug, Action.COMPOSE)
+    if payload.time_zone:
+        _service_call(validate_time_zone, payload.time_zone)
+    post = _service_call(
+        publishing.create_and_schedule_post,
+        membership,
+        text=payload.text,
+        channel_ids=payload.channel_ids,
+        local=_naive(payload.scheduled_at),
+        zone=payload.time_zone,
+        fold=payload.fold,
+        variants=payload.variants,
+    )
+    return 201, list(post.publications.all())
+
+
+@api.get("/organisations/{slug}/publications", response=list[PublicationOut])
+def list_publications(request, slug: str, state: str | None = None):
+    membership = _membership(request, slug, Action.VIEW_PUBLICATIONS)
+    publications = Publication.objects.filter(channel__in=Channel.objects.visible_to(membership))
+    if state:
+        publications = publications.filter(state=state)
+    return publications.order_by("due_at", "pk")[:500]
+
+
+def _publication(membership: Membership, publication_id: int) -> Publication:
+    return get_object_or_404(
+        Publication.objects.filter(channel__in=Channel.objects.visible_to(membership)).select_related("channel"),
+        pk=publication_id,
+    )
+
+
+@api.post("/organisations/{slug}/publications/{publication_id}/reschedule", response=PublicationOut)
+def reschedule(request, slug: str, publication_id: int, payload: RescheduleIn):
+    membership = _membership(request, slug, Action.PUBLISH)
+    publication = _publication(membership, publication_id)
+    if payload.time_zone:
+        _service_call(validate_time_zone, payload.time_zone)
+    return _service_call(
+        publishing.reschedule_publication,
+        membership,
+        publication,
+        local=_naive(payload.scheduled_at),
+        zone=payload.time_zone,
+        fold=payload.fold,
+    )
+
+
+@api.post("/organisations/{slug}/publications/{publication_id}/cancel", response=PublicationOut)
+def cancel(request, slug: str, publication_id: int):
+    membership = _membership(request, slug, Action.COMPOSE)
+    return _service_call(publishing.cancel_publication, membership, _publication(membership, publication_id))
 
 
 @api.get("/organisations/{slug}/members", response=list[MemberOut])

@@ -81,7 +81,7 @@ class PublishError(Exception):
 class Connector(Protocol):
     network: ClassVar[str]
     # A network-side idempotency key makes re-sending after an ambiguous outcome safe (Mastodon).
-    supports_idempotency_key: ClassVar[bool]
+    supports_idempotency_key: bool
     # Simultaneous publishes per process for this network, whatever the channel.
     max_concurrency: ClassVar[int]
 

@@ -61,6 +61,16 @@ def _invitation(t: Tenant) -> int:
     return Invitation.objects.create(organisation=t.organisation, email="invited@example.org").pk
 
 
+def _publication(t: Tenant) -> int:
+    from beffroi.publishing.models import Post, Publication
+
+    post = Post.objects.create(organisation=t.organisation, text="Hello")
+    channel = t.channel
+    channel.network = "mastodon"
+    channel.save()
+    return Publication.objects.create(post=post, channel=channel, state="scheduled").pk
+
+
 def _editor_membership(t: Tenant) -> int:
     return t.organisation.memberships.get(user=t.member(Role.EDITOR)).pk
 
@@ -149,6 +159,15 @@ CASES = [
         lambda t: {"display_name": "Renamed"},
     ),
     Case("api:list_members", "get", A.MANAGE_MEMBERS, lambda t: f"{_api(t)}/members"),
+    Case("api:list_publications", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_api(t)}/publications"),
+    Case("api:cancel", "post", A.COMPOSE, lambda t: f"{_api(t)}/publications/{_publication(t)}/cancel"),
+    Case(
+        "api:reschedule",
+        "post",
+        A.PUBLISH,
+        lambda t: f"{_api(t)}/publications/{_publication(t)}/reschedule",
+        lambda t: {"scheduled_at": "2035-01-10T12:00:00"},
+    ),
 ]
 
 
@@ -164,8 +183,8 @@ def test_role_action_matrix(role, case, tenant_a, client_for):
     client = client_for(tenant_a.member(role))
     url = case.url(tenant_a)
     data = case.data(tenant_a)
-    if case.method == "patch":
-        response = client.patch(url, data, content_type="application/json")
+    if case.method == "patch" or (case.method == "post" and case.name.startswith("api:")):
+        response = getattr(client, case.method)(url, data, content_type="application/json")
     else:
         response = getattr(client, case.method)(url, data)
     allowed = case.action in EXPECTED[Role(role)]

@@ -21,8 +21,13 @@ VERBS = {"settings_channel_toggle": ["enable", "disable"], "settings_invitation_
 
 
 def _ids(tenant: Tenant) -> dict[str, int]:
+    from beffroi.publishing.models import Post, Publication
+
     invitation = Invitation.objects.create(organisation=tenant.organisation, email="new@example.org")
+    post = Post.objects.create(organisation=tenant.organisation, text="secret plans")
+    publication = Publication.objects.create(post=post, channel=tenant.channel, state="scheduled")
     return {
+        "publication_id": publication.pk,
         "group_id": tenant.local.pk,
         "channel_id": tenant.channel.pk,
         "membership_id": tenant.organisation.memberships.get(user=tenant.member(Role.EDITOR)).pk,
@@ -95,15 +100,20 @@ def test_every_api_endpoint_with_another_organisations_slug_or_ids_answers_404(t
     client = client_for(tenant_a.member(Role.ADMIN))
     ids_b = _ids(tenant_b)
     cases = api_urls(tenant_b.organisation.slug, ids_b) + [
-        url for url in api_urls(tenant_a.organisation.slug, ids_b) if re.search(r"/\d+$", url)
+        url for url in api_urls(tenant_a.organisation.slug, ids_b) if re.search(r"/\d+(/\w+)?$", url)
     ]
     assert len(cases) >= 6
+    body = {"display_name": "pwned", "text": "pwned", "channel_ids": [ids_b["channel_id"]]}
     for url in cases:
         assert client.get(url).status_code in (404, 405), url
-        response = client.patch(url, {"display_name": "pwned"}, content_type="application/json")
-        assert response.status_code in (404, 405), url
+        assert client.patch(url, body, content_type="application/json").status_code in (404, 405), url
+        assert client.post(url, body, content_type="application/json").status_code in (404, 405), url
     tenant_b.channel.refresh_from_db()
     assert tenant_b.channel.display_name == "b page"
+    from beffroi.publishing.models import Post, Publication
+
+    assert Publication.objects.get(pk=ids_b["publication_id"]).state == "scheduled"
+    assert not Post.objects.filter(text="pwned").exists()
 
 
 @pytest.mark.django_db

@@ -37,8 +37,9 @@ def _errors(error: ValidationError) -> str:
 def test_schedule_for_several_channels_creates_one_publication_each_in_its_zone(tenant_a, mastodon_channels):
     paris, montreal = mastodon_channels()
     local = _future()
-    post = create_and_schedule_post(_membership(tenant_a), text="Bonjour", channel_ids=[paris.pk, montreal.pk],
-                                    local=local)
+    post = create_and_schedule_post(
+        _membership(tenant_a), text="Bonjour", channel_ids=[paris.pk, montreal.pk], local=local
+    )
     by_channel = {p.channel_id: p for p in post.publications.all()}
     assert {p.state for p in by_channel.values()} == {State.SCHEDULED}
     assert by_channel[paris.pk].scheduled_tz == "Europe/Paris"
@@ -89,12 +90,14 @@ def test_bad_input_is_refused_and_creates_nothing(case, expected, tenant_a, tena
 @pytest.mark.django_db
 def test_editor_submits_for_approval_and_analyst_cannot_post(tenant_a, mastodon_channels):
     channel = mastodon_channels()[0]
-    post = create_and_schedule_post(_membership(tenant_a, Role.EDITOR), text="Hi", channel_ids=[channel.pk],
-                                    local=_future())
+    post = create_and_schedule_post(
+        _membership(tenant_a, Role.EDITOR), text="Hi", channel_ids=[channel.pk], local=_future()
+    )
     assert post.publications.get().state == State.AWAITING_APPROVAL
     with pytest.raises(PermissionDenied):
-        create_and_schedule_post(_membership(tenant_a, Role.ANALYST), text="Hi", channel_ids=[channel.pk],
-                                 local=_future())
+        create_and_schedule_post(
+            _membership(tenant_a, Role.ANALYST), text="Hi", channel_ids=[channel.pk], local=_future()
+        )
 
 
 @pytest.mark.django_db
@@ -126,7 +129,9 @@ def test_a_stale_page_cannot_overwrite_a_claim(tenant_a, mastodon_channels):
     """The person's copy says "scheduled", but the worker claimed it meanwhile: the conditional update refuses."""
     channel = mastodon_channels()[0]
     admin = _membership(tenant_a)
-    publication = create_and_schedule_post(admin, text="Hi", channel_ids=[channel.pk], local=_future()).publications.get()
+    publication = create_and_schedule_post(
+        admin, text="Hi", channel_ids=[channel.pk], local=_future()
+    ).publications.get()
     stale = Publication.objects.get(pk=publication.pk)
     Publication.objects.filter(pk=publication.pk).update(state=State.PUBLISHING)
     with translation.override("en"), pytest.raises(ValidationError, match="being published"):
@@ -151,5 +156,9 @@ def test_state_graph_is_consistent():
     assert not any(State.PUBLISHED in t.sources or State.CANCELLED in t.sources for t in TRANSITIONS.values())
     # "unknown" never goes straight back to the queue without a reconciliation or a person's check.
     assert {n for n, t in TRANSITIONS.items() if State.UNKNOWN in t.sources} == {
-        "reconcile_found", "reconcile_absent", "reconcile_give_up", "confirm_published", "confirm_absent"
+        "reconcile_found",
+        "reconcile_absent",
+        "reconcile_give_up",
+        "confirm_published",
+        "confirm_absent",
     }
