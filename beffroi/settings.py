@@ -59,7 +59,13 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "django_tasks_db",
 ]
+
+# Background jobs other than publishing (notifications, later statistics and inbox sync) go through
+# Django's tasks API, stored in the database: run by `beffroi serve` in-process and by every `beffroi worker`.
+# On PostgreSQL, django-tasks-db claims with SKIP LOCKED, so it scales out across hosts as publishing does.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -111,6 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
+    # Tests use a file too, not a shared in-memory database: the worker's threads and processes then see
+    # the same locking (WAL, busy timeout) as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-beffroi.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

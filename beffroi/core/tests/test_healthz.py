@@ -36,7 +36,9 @@ def test_healthz_reports_the_worker_heartbeat_age():
     from beffroi.publishing.models import WorkerHeartbeat
 
     now = timezone.now()
-    WorkerHeartbeat.objects.create(worker_id="w1", hostname="h", pid=1, started_at=now, beat_at=now - timedelta(seconds=3))
+    WorkerHeartbeat.objects.create(
+        worker_id="w1", hostname="h", pid=1, started_at=now, beat_at=now - timedelta(seconds=3)
+    )
     worker = Client().get("/healthz").json()["worker"]
     assert worker["running"] is True and 2.5 <= worker["heartbeat_age_s"] < 10
     WorkerHeartbeat.objects.update(beat_at=now - timedelta(minutes=5))

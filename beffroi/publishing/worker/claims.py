@@ -50,6 +50,8 @@ def _due_queryset(now: datetime):
     return (
         Publication.objects.filter(state=State.SCHEDULED, run_at__lte=now, channel__status=Channel.Status.ACTIVE)
         .filter(Q(channel__paused_until__isnull=True) | Q(channel__paused_until__lte=now))
+        # Too late to send: left for the sweep, which marks it missed and tells the author.
+        .filter(Q(due_at__isnull=True) | Q(due_at__gte=now - F("channel__max_lateness")))
         .exclude(Exists(inflight))
         .order_by("run_at", "pk")
     )

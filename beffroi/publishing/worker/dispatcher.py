@@ -25,13 +25,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from beffroi.networks.base import ErrorKind, PublishError, PublishJob
 from beffroi.networks.registry import connector_for
-from beffroi.publishing.models import Publication, WorkerHeartbeat, fingerprint
+from beffroi.publishing.models import WorkerHeartbeat, fingerprint
 from beffroi.publishing.states import State
+from beffroi.publishing.tasks import notify_missed_publications
 from beffroi.publishing.worker import claims
 from beffroi.publishing.worker.ratelimit import Rate, make_limiter
 
@@ -126,6 +127,7 @@ class Dispatcher:
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
                 await self.db(self._forget)
+                await self.db(connections.close_all)  # the database thread's own connection
         self._db.shutdown(wait=True)
         log.info("worker stopped", extra={"worker_id": self.worker_id, "published": self.published})
 
@@ -238,7 +240,7 @@ class Dispatcher:
         released = await self.db(claims.release_expired_leases)
         missed = await self.db(claims.mark_missed)
         if missed:
-            await self.db(notify_missed, missed)
+            await self.db(notify_missed_publications.enqueue, missed)
         reconciled = 0
         jobs = await self.db(claims.unknown_due_for_check, 50)
         if jobs:
@@ -291,13 +293,6 @@ def _first_attempt_at(publication_id: int):
 
     first = Attempt.objects.filter(publication_id=publication_id).order_by("number").first()
     return first.started_at if first else None
-
-
-def notify_missed(publication_ids: list[int]) -> None:
-    """Tells each author which of their posts were not sent (one e-mail per author)."""
-    from beffroi.publishing.notifications import send_missed_notifications
-
-    send_missed_notifications(Publication.objects.filter(pk__in=publication_ids))
 
 
 def run_forever(dispatcher: Dispatcher) -> None:

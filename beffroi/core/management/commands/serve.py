@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from beffroi.core.background import TaskRunnerThread
+
 
 class Command(BaseCommand):
     help = "Serve Beffroi in one process: web pages, API, static files and the publishing worker."
@@ -16,21 +18,26 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument(
-            "--no-worker", action="store_true", help="do not publish from this process (separate `beffroi worker`s)"
+            "--no-worker",
+            action="store_true",
+            help="neither publish nor run background tasks here (separate `beffroi worker` processes do)",
         )
 
     def handle(self, *args, host: str, port: int, no_worker: bool, **options):
         if not settings.DEBUG:
             call_command("collectstatic", interactive=False, verbosity=0)
         worker = None if no_worker else WorkerThread()
-        if worker:
-            worker.start()
+        tasks = None if no_worker else TaskRunnerThread()
+        for thread in (worker, tasks):
+            if thread:
+                thread.start()
         self.stdout.write(self.style.SUCCESS(f"Beffroi: http://{host}:{port}/  (Ctrl+C to stop)"))
         try:
             uvicorn.run("beffroi.asgi:application", host=host, port=port, log_config=None, lifespan="off")
         finally:
-            if worker:
-                worker.stop()
+            for thread in (tasks, worker):
+                if thread:
+                    thread.stop()
 
 
 class WorkerThread(threading.Thread):

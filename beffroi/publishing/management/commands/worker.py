@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from beffroi.core.background import TaskRunnerThread
 from beffroi.publishing.worker.dispatcher import Dispatcher, run_forever
 
 
@@ -12,8 +13,16 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=200, help="publishes in flight at once (200)")
         parser.add_argument("--lease", type=float, default=90.0, help="seconds a claim holds without heartbeat")
         parser.add_argument("--poll", type=float, default=0.25, help="seconds between looks for due posts")
+        parser.add_argument("--no-tasks", action="store_true", help="do not also run background tasks")
 
-    def handle(self, *args, concurrency: int, lease: float, poll: float, **options):
+    def handle(self, *args, concurrency: int, lease: float, poll: float, no_tasks: bool, **options):
         dispatcher = Dispatcher(concurrency=concurrency, lease_s=lease, poll_s=poll)
+        tasks = None if no_tasks else TaskRunnerThread()
+        if tasks:
+            tasks.start()
         self.stdout.write(f"Publishing worker {dispatcher.worker_id} started (Ctrl+C to stop).")
-        run_forever(dispatcher)
+        try:
+            run_forever(dispatcher)
+        finally:
+            if tasks:
+                tasks.stop()

@@ -1,0 +1,14 @@
+"""Background jobs of the publishing domain (Django's tasks API)."""
+
+from __future__ import annotations
+
+from django.tasks import task
+
+
+@task
+def notify_missed_publications(publication_ids: list[int]) -> int:
+    """E-mails each author the posts that were not sent in time. Returns the number of e-mails sent."""
+    from beffroi.publishing.models import Publication
+    from beffroi.publishing.notifications import send_missed_notifications
+
+    return send_missed_notifications(Publication.objects.filter(pk__in=publication_ids))
