@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from django.db import close_old_connections, connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.utils import timezone
 
 from beffroi.networks.base import ErrorKind, PublishError, PublishJob
@@ -37,6 +38,8 @@ from beffroi.publishing.worker import claims
 from beffroi.publishing.worker.ratelimit import Rate, make_limiter
 
 log = logging.getLogger("beffroi.worker")
+
+CONNECTIONS_PER_CLIENT = 16
 
 # Per channel, whatever the network: bursts of 30, then one every 2 s. Networks' own limits are lower per day.
 DEFAULT_CHANNEL_RATE = Rate(30, 60.0)
@@ -76,24 +79,41 @@ class Dispatcher:
         self._network_slots: dict[str, asyncio.Semaphore] = {}
         self._results: asyncio.Queue[claims.Outcome] = asyncio.Queue()
         self._slot_freed = asyncio.Event()
+        self._connection_checked = time.monotonic()
 
     async def db(self, function, *args, **kwargs):
         def call():
-            close_old_connections()
-            return function(*args, **kwargs)
+            # Keep the thread's connection (re-opening SQLite or PostgreSQL per call costs milliseconds), but
+            # drop it when it broke (database restarted) or every minute, as Django does between requests.
+            now = time.monotonic()
+            if now - self._connection_checked > 60:
+                close_old_connections()
+                self._connection_checked = now
+            try:
+                return function(*args, **kwargs)
+            except (InterfaceError, OperationalError):
+                connections.close_all()
+                raise
 
         return await asyncio.get_running_loop().run_in_executor(self._db, call)
 
     # The loop ------------------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        limits = httpx.Limits(max_connections=self.concurrency + 20, max_keepalive_connections=self.concurrency)
         timeout = httpx.Timeout(self.http_timeout_s, connect=10.0)
         started = timezone.now()
         await self.db(self._beat, started)
         log.info("worker started", extra={"worker_id": self.worker_id, "concurrency": self.concurrency})
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
-            self.http = http
+        # Several small connection pools rather than one big one: httpcore scans its whole pool on every
+        # request, which costs more than the request itself past a few dozen connections.
+        shards = max(1, -(-self.concurrency // CONNECTIONS_PER_CLIENT))
+        per_client = -(-self.concurrency // shards) + 4
+        limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+        async with contextlib.AsyncExitStack() as clients:
+            self.http_clients = [
+                await clients.enter_async_context(httpx.AsyncClient(timeout=timeout, limits=limits))
+                for _ in range(shards)
+            ]
             background = [
                 asyncio.create_task(self._writer(), name="writer"),
                 asyncio.create_task(self._heartbeat(stop, started), name="heartbeat"),
@@ -130,6 +150,10 @@ class Dispatcher:
                 await self.db(connections.close_all)  # the database thread's own connection
         self._db.shutdown(wait=True)
         log.info("worker stopped", extra={"worker_id": self.worker_id, "published": self.published})
+
+    def http_for(self, job: PublishJob) -> httpx.AsyncClient:
+        """A channel always uses the same client, so its connections are reused."""
+        return self.http_clients[job.channel_id % len(self.http_clients)]
 
     async def _wait_for_stop_or_slot(self, stop: asyncio.Event) -> None:
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._slot_freed.wait())]
@@ -179,7 +203,7 @@ class Dispatcher:
                 )
         slots = self._network_slots.setdefault(job.network, asyncio.Semaphore(connector.max_concurrency))
         async with slots:
-            return await connector.publish(self.http, job)
+            return await connector.publish(self.http_for(job), job)
 
     # Results, heartbeat, sweep -------------------------------------------------------------------------------
 
@@ -263,7 +287,7 @@ class Dispatcher:
         if connector is None:
             return State.UNKNOWN
         try:
-            recent = await connector.recent_posts(self.http, job)
+            recent = await connector.recent_posts(self.http_for(job), job)
         except (httpx.HTTPError, PublishError, KeyError, ValueError) as error:
             await self.db(claims.postpone_check, job, f"Could not read the channel back yet: {type(error).__name__}")
             return State.UNKNOWN
