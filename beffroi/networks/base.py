@@ -99,9 +99,10 @@ def classify_transport_error(error: httpx.TransportError) -> ErrorKind:
 
 
 def parse_retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait, from Retry-After (seconds or HTTP date) or, failing that, a rate-limit reset header."""
     value = response.headers.get("Retry-After")
     if value is None:
-        return None
+        return _parse_reset(response.headers.get("X-RateLimit-Reset") or response.headers.get("RateLimit-Reset"))
     try:
         return max(0.0, float(value))
     except ValueError:
@@ -114,3 +115,23 @@ def parse_retry_after(response: httpx.Response) -> float | None:
         from django.utils import timezone
 
         return max(0.0, (moment - timezone.now()).total_seconds())
+
+
+def _parse_reset(value: str | None) -> float | None:
+    """X-RateLimit-Reset as an ISO time (Mastodon), epoch seconds (X) or seconds from now (IETF draft)."""
+    if not value:
+        return None
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return max(0.0, (moment - now).total_seconds())
+    if number > 1_000_000_000:  # an epoch timestamp
+        return max(0.0, number - now.timestamp())
+    return max(0.0, number)

@@ -113,6 +113,12 @@ class Publication(models.Model):
         """Deterministic: a retry of the same publication carries the same key."""
         return f"beffroi-publication-{self.pk}"
 
+    @property
+    def error_message(self) -> str:
+        """The last error in the viewer's language when Beffroi knows it, else as the network said it."""
+        known = ERROR_MESSAGES.get(self.last_error_code)
+        return str(known) if known else self.last_error
+
     def text_for_channel(self) -> str:
         variant = self.post.variants.filter(channel_id=self.channel_id).first()
         return variant.text if variant and variant.text else self.post.text
@@ -162,3 +168,18 @@ class WorkerHeartbeat(models.Model):
 
 
 DEFAULT_MAX_LATENESS = timedelta(hours=2)
+
+# Errors Beffroi itself describes (by Publication.last_error_code), so people read them in their language.
+ERROR_MESSAGES = {
+    "rate_limited": _("The network asked us to slow down: the post goes out a little later."),
+    "local_rate_limit": _("Publishing rate of this channel reached: the post goes out a little later."),
+    "unauthorised": _("The network refused the channel's authorisation: reconnect the channel."),
+    "credentials_unreadable": _("The channel's stored authorisation cannot be read: reconnect the channel."),
+    "no_connector": _("Beffroi cannot publish on this network yet."),
+    "lease_expired": _("Beffroi stopped while publishing: checking on the network before anything else."),
+    "missed": _("Not published: Beffroi could not send it within the allowed delay after its time."),
+    "reconciled_absent": _("Not found on the network after checking: sending it again."),
+    "ConnectError": _("The network could not be reached; nothing was sent. Trying again."),
+    "ConnectTimeout": _("The network could not be reached; nothing was sent. Trying again."),
+    "ReadTimeout": _("The network did not answer in time; the post may or may not be published. Checking."),
+}

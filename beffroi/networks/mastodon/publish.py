@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import httpx
 
+from beffroi.core.logging import redact
 from beffroi.networks.base import (
     ErrorKind,
     Published,
@@ -23,7 +24,7 @@ IDEMPOTENCY_WINDOW_S = 3600
 
 
 def _excerpt(response: httpx.Response) -> str:
-    return response.text[:500]
+    return redact(response.text[:500])
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -198,3 +198,17 @@ def test_editing_while_publishing_is_refused(tenant_a, mastodon_channels, simula
     with pytest.raises(ValidationError):
         edit_post_text(admin, publication.post, text="changed")
     assert Post.objects.get(pk=publication.post_id).text == "Post 0"
+
+
+def test_the_channel_rate_limit_delays_posts_without_counting_attempts(tenant_a, mastodon_channels, simulator):
+    from beffroi.publishing.worker.ratelimit import Rate
+
+    channel = mastodon_channels(simulator.url, count=1)[0]
+    _schedule(tenant_a, [channel], 3)
+    started = timezone.now()
+    _run_until(Dispatcher(concurrency=4, channel_rate=Rate(1, 0.5)), _all_in(State.PUBLISHED), timeout=30)
+    assert _states() == {State.PUBLISHED: 3}
+    published = sorted(Publication.objects.values_list("published_at", flat=True))
+    assert published[-1] - started >= timedelta(seconds=0.9)  # one every half second
+    assert set(Publication.objects.values_list("attempts", flat=True)) == {1}
+    assert Attempt.objects.count() == 3 and simulator.stats()["duplicates"] == 0

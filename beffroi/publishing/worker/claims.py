@@ -26,6 +26,7 @@ from beffroi.publishing.models import Attempt, Publication
 from beffroi.publishing.states import State, Trigger, check
 
 MAX_ATTEMPTS = 8
+LOCAL_RATE_LIMIT = "local_rate_limit"
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 15 * 60.0
 
@@ -200,7 +201,20 @@ def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
                 "response": error.response[:2000],
                 "error": error.message,
             }
-            if error.kind == ErrorKind.RETRYABLE and job.attempt < MAX_ATTEMPTS:
+            if error.code == LOCAL_RATE_LIMIT:
+                # Nothing reached the network: not an attempt. Back in the queue for when the budget allows.
+                moved = mine.update(
+                    state=check("retry", Trigger.WORKER).target,
+                    run_at=now + timedelta(seconds=error.retry_after or 1.0),
+                    attempts=F("attempts") - 1,
+                    lease_owner="",
+                    lease_until=None,
+                    updated_at=now,
+                )
+                if moved:
+                    attempt.delete()
+                counts["retry" if moved else "fenced"] += 1
+            elif error.kind == ErrorKind.RETRYABLE and job.attempt < MAX_ATTEMPTS:
                 delay = max(error.retry_after or 0.0, backoff_seconds(job.attempt))
                 moved = mine.update(
                     state=check("retry", Trigger.WORKER).target,
