@@ -114,6 +114,11 @@ class Publication(models.Model):
         return f"beffroi-publication-{self.pk}"
 
     @property
+    def late_minutes(self) -> int:
+        """Whole minutes late (0 when on time or within a minute)."""
+        return int(self.late_by.total_seconds() // 60) if self.late_by else 0
+
+    @property
     def error_message(self) -> str:
         """The last error in the viewer's language when Beffroi knows it, else as the network said it."""
         known = ERROR_MESSAGES.get(self.last_error_code)

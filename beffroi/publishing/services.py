@@ -44,7 +44,7 @@ def _refused_message(state: str) -> str:
     if state == State.PUBLISHING:
         return _("This post is being published right now and can no longer be changed.")
     if state in (State.PUBLISHED, State.UNKNOWN):
-        return _("This post is already on the network (or may be): it can no longer be changed here.")
+        return _("This post is already on the network (or may already be): it can no longer be changed here.")
     return _("This publication changed in the meantime (now: %(state)s). Reload the page.") % {
         "state": State(state).label
     }
@@ -96,7 +96,7 @@ def _when(channel: Channel, local: datetime | None, zone: str | None, fold: int 
     resolved = resolve_local_time(local, zone or channel.effective_time_zone, fold=fold)
     if resolved.due_at < now - PAST_TOLERANCE:
         raise ValidationError(
-            {"scheduled_at": _("This time is in the past. Choose a time to come, or publish now.")},
+            {"scheduled_at": _("This time is in the past. Choose a future time, or publish now.")},
             code="past",
         )
     return {

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
+from django.utils import formats
 from django.utils.translation import gettext as _
 
 from beffroi.core.timezones import utc_offset_label
@@ -44,7 +45,7 @@ def resolve_local_time(local: datetime, zone_name: str, *, fold: int | None = No
             )
             % {
                 "time": local.strftime("%H:%M"),
-                "date": local.strftime("%Y-%m-%d"),
+                "date": formats.date_format(local.date(), "DATE_FORMAT"),
                 "zone": zone_name,
                 "suggestion": before.strftime("%H:%M"),
             },
@@ -60,7 +61,7 @@ def resolve_local_time(local: datetime, zone_name: str, *, fold: int | None = No
             "%(offset)s, was chosen."
         ) % {
             "time": local.strftime("%H:%M"),
-            "date": local.strftime("%Y-%m-%d"),
+            "date": formats.date_format(local.date(), "DATE_FORMAT"),
             "zone": zone_name,
             "which": _("second") if chosen_fold else _("first"),
             "offset": utc_offset_label(aware),

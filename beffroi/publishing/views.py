@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from beffroi.channels.models import Channel
 from beffroi.organisations.roles import Action
@@ -15,12 +15,13 @@ from beffroi.organisations.tenancy import organisation_view
 from beffroi.publishing.models import Publication, WorkerHeartbeat
 from beffroi.publishing.states import State
 
+# Tab labels name lists of posts (French: plural), unlike the state badges of one post.
 TABS = [
-    ("scheduled", _("Scheduled"), [State.SCHEDULED, State.PUBLISHING]),
-    ("published", _("Published"), [State.PUBLISHED]),
-    ("drafts", _("Drafts"), [State.DRAFT]),
-    ("awaiting", _("Awaiting approval"), [State.AWAITING_APPROVAL]),
-    ("problems", _("Failed / to check"), [State.FAILED, State.UNKNOWN, State.MISSED]),
+    ("scheduled", pgettext_lazy("list of posts", "Scheduled"), [State.SCHEDULED, State.PUBLISHING]),
+    ("published", pgettext_lazy("list of posts", "Published"), [State.PUBLISHED]),
+    ("drafts", pgettext_lazy("list of posts", "Drafts"), [State.DRAFT]),
+    ("awaiting", pgettext_lazy("list of posts", "Awaiting approval"), [State.AWAITING_APPROVAL]),
+    ("problems", pgettext_lazy("list of posts", "Failed / to check"), [State.FAILED, State.UNKNOWN, State.MISSED]),
 ]
 
 

@@ -1,0 +1,800 @@
+"""The subset of Mastodon's client API that Beffroi's connector uses, with Mastodon's shapes and error messages.
+
+Fidelity notes (what a real instance does that the connector must cope with):
+- `content` is HTML: the text escaped, URLs and hashtags turned into links exactly as Mastodon renders them
+  (`<span class="invisible">https://</span>…`), blank lines into paragraphs and single newlines into `<br />`.
+- The character limit counts a URL as 23 characters and the spoiler text too; text is stripped first.
+- An Idempotency-Key is remembered per account for an hour; the replay answers the first status.
+- Rate limits are fixed windows like Rack::Attack's, with X-RateLimit-* headers on every answer.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from beffroi.simulator.server import (
+    Handler,
+    Network,
+    PostRecord,
+    Request,
+    Response,
+    error_response,
+    iso_time,
+    json_response,
+)
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+MAX_MEDIA_ATTACHMENTS = 4
+CHARACTERS_RESERVED_PER_URL = 23
+DEFAULT_LIMIT, MAX_LIMIT = 20, 40
+ACCOUNT_CREATED_AT = "2024-01-01T00:00:00.000Z"  # fixed: the same answers from run to run
+# Rails' ActiveModel::Type::Boolean: these are false, any other non-blank value is true.
+FALSE_VALUES = {"0", "f", "F", "false", "FALSE", "False", "off", "OFF", "Off"}
+
+# Close enough to twitter-text's URL and Mastodon's hashtag patterns for what connectors send.
+URL_RE = re.compile(r"(?<![\w/@.])https?://[^\s<>\"]+", re.IGNORECASE)
+URL_TRAILING = ".,:;!?'\""
+HASHTAG_RE = re.compile(r"(?<![=/)\w])#(\w*[^\W\d]\w*)")
+URL_PREFIX_RE = re.compile(r"^(https?://(www\.)?)", re.IGNORECASE)
+
+
+def _escape(text: str) -> str:
+    # ERB::Util.html_escape, as Mastodon uses: &#39; for the apostrophe.
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )
+
+
+def _find_urls(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for found in URL_RE.finditer(text):
+        start, end = found.span()
+        url = found.group()
+        # Trailing punctuation ends a sentence, not the URL; a closing parenthesis only if unbalanced.
+        while url and (url[-1] in URL_TRAILING or (url[-1] == ")" and url.count("(") < url.count(")"))):
+            url = url[:-1]
+            end -= 1
+        if url.index("//") + 2 < len(url):  # something after the scheme
+            spans.append((start, end))
+    return spans
+
+
+def _shortened_link(url: str) -> str:
+    """TextFormatter.shortened_link: the scheme hidden, the rest cut at 30 characters with an ellipsis."""
+    prefix = URL_PREFIX_RE.match(url)
+    prefix_text = prefix.group(1) if prefix else ""
+    rest = url[len(prefix_text) :]
+    display, suffix = rest[:30], rest[30:]
+    cutoff = "ellipsis" if len(rest) > 30 else ""
+    return (
+        f'<a href="{_escape(url)}" target="_blank" rel="nofollow noopener" translate="no">'
+        f'<span class="invisible">{_escape(prefix_text)}</span><span class="{cutoff}">{_escape(display)}</span>'
+        f'<span class="invisible">{_escape(suffix)}</span></a>'
+    )
+
+
+def render_content(text: str, base_url: str) -> tuple[str, list[str]]:
+    """The status HTML Mastodon renders for a plain-text status, and the hashtags found in it."""
+    pieces: list[str] = []
+    tags: list[str] = []
+    position = 0
+    url_spans = _find_urls(text)
+    entities: list[tuple[int, int, str]] = [(start, end, "url") for start, end in url_spans]
+    for found in HASHTAG_RE.finditer(text):
+        if not any(start <= found.start() < end for start, end in url_spans):
+            entities.append((found.start(), found.end(), "tag"))
+    for start, end, kind in sorted(entities):
+        pieces.append(_escape(text[position:start]))
+        if kind == "url":
+            pieces.append(_shortened_link(text[start:end]))
+        else:
+            name = text[start + 1 : end]
+            tags.append(name)
+            pieces.append(
+                f'<a href="{_escape(base_url)}/tags/{_escape(name)}" class="mention hashtag" rel="tag">'
+                f"#<span>{_escape(name)}</span></a>"
+            )
+        position = end
+    pieces.append(_escape(text[position:]))
+    return _simple_format("".join(pieces)), tags
+
+
+def _simple_format(html: str) -> str:
+    """Rails' simple_format followed by Mastodon's .delete("\\n")."""
+    html = html.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = re.split(r"\n\n+", html)
+    while paragraphs and paragraphs[-1] == "":  # Ruby's split drops trailing empty strings
+        paragraphs.pop()
+    if not paragraphs:
+        return "<p></p>"
+    formatted = [re.sub(r"([^\n]\n)(?=[^\n])", r"\1<br />", paragraph) for paragraph in paragraphs]
+    return "".join(f"<p>{paragraph}</p>" for paragraph in formatted).replace("\n", "")
+
+
+def grapheme_length(text: str) -> int:
+    """Approximately the number of grapheme clusters (what Mastodon counts): combining marks, variation
+    selectors, skin tones, zero-width-joined emoji and flag pairs add nothing."""
+    if text.isascii():
+        return len(text) - text.count("\r\n")
+    count = 0
+    joined = False
+    regional_pending = False
+    previous = ""
+    for char in text:
+        code = ord(char)
+        if joined:  # the character after a zero-width joiner belongs to the same cluster
+            joined = False
+            previous = char
+            continue
+        if code == 0x200D:
+            joined = True
+            continue
+        if (
+            0xFE00 <= code <= 0xFE0F
+            or 0x1F3FB <= code <= 0x1F3FF
+            or 0xE0020 <= code <= 0xE007F
+            or unicodedata.category(char) in ("Mn", "Me", "Mc")
+            or (char == "\n" and previous == "\r")
+        ):
+            previous = char
+            continue
+        if 0x1F1E6 <= code <= 0x1F1FF:
+            regional_pending = not regional_pending
+            if not regional_pending:  # the second half of a flag
+                previous = char
+                continue
+        else:
+            regional_pending = False
+        count += 1
+        previous = char
+    return count
+
+
+def countable_length(text: str, spoiler_text: str) -> int:
+    """StatusLengthValidator: URLs count 23 characters, the spoiler text counts too."""
+    countable = text
+    spans = _find_urls(text)
+    for start, end in reversed(spans):
+        countable = countable[:start] + "x" * CHARACTERS_RESERVED_PER_URL + countable[end:]
+    return grapheme_length(spoiler_text + countable)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None or value == "":
+        return False
+    return str(value) not in FALSE_VALUES
+
+
+def nest_params(pairs: list[tuple[str, str]], into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Rails-style nesting of form keys: media_ids[]=1 → {"media_ids": ["1"]}, poll[expires_in]=60 → nested."""
+    params: dict[str, Any] = {} if into is None else into
+    for key, value in pairs:
+        if "[" not in key or not key.endswith("]"):
+            params[key] = value
+            continue
+        head, _, rest = key.partition("[")
+        parts = [head, *rest[:-1].split("][")]
+        node: Any = params
+        for index, part in enumerate(parts[:-1]):
+            following = parts[index + 1]
+            wanted: type = list if following == "" else dict
+            child = node.get(part)
+            if not isinstance(child, wanted):
+                child = node[part] = wanted()
+            node = child
+            if wanted is list:
+                break
+        if isinstance(node, list):
+            node.append(value)
+        else:
+            node[parts[-1]] = value
+    return params
+
+
+def account_id_for(username: str) -> str:
+    """Stable across runs and resets: a 56-bit number from the name, as a string like Mastodon's ids."""
+    return str(int.from_bytes(hashlib.blake2b(username.encode(), digest_size=7).digest(), "big") or 1)
+
+
+def username_for(token: str) -> str:
+    """`tok-alice` → `alice`; any other token names an account after itself (letters, digits, _ and -)."""
+    name = token[4:] if token.startswith("tok-") else token
+    return re.sub(r"[^\w-]", "_", name) or "_"
+
+
+@dataclass(slots=True)
+class Account:
+    id: str
+    username: str
+    statuses: list[Status] = field(default_factory=list)  # live ones, oldest first
+    status_ids: list[int] = field(default_factory=list)  # their ids, for bisecting
+    last_status_at: float | None = None
+
+    def as_json(self, base_url: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "acct": self.username,
+            "display_name": self.username,
+            "locked": False,
+            "bot": False,
+            "discoverable": True,
+            "group": False,
+            "created_at": ACCOUNT_CREATED_AT,
+            "note": "",
+            "url": f"{base_url}/@{self.username}",
+            "uri": f"{base_url}/users/{self.username}",
+            "avatar": f"{base_url}/avatars/original/missing.png",
+            "avatar_static": f"{base_url}/avatars/original/missing.png",
+            "header": f"{base_url}/headers/original/missing.png",
+            "header_static": f"{base_url}/headers/original/missing.png",
+            "followers_count": 0,
+            "following_count": 0,
+            "statuses_count": len(self.statuses),
+            "last_status_at": time.strftime("%Y-%m-%d", time.gmtime(self.last_status_at))
+            if self.last_status_at
+            else None,
+            "emojis": [],
+            "fields": [],
+        }
+
+
+@dataclass(slots=True)
+class Status:
+    id: int
+    account: Account
+    text: str
+    spoiler_text: str
+    visibility: str
+    sensitive: bool
+    language: str | None
+    media_ids: list[str]
+    in_reply_to: Status | None
+    poll: dict[str, Any] | None
+    created_at: float
+    content: str
+    tags: list[str]
+    base_url: str
+    record: PostRecord | None = None
+    deleted: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/@{self.account.username}/{self.id}"
+
+    def as_json(self, *, with_source: bool = False) -> dict[str, Any]:
+        base = self.base_url
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "created_at": iso_time(self.created_at),
+            "in_reply_to_id": str(self.in_reply_to.id) if self.in_reply_to else None,
+            "in_reply_to_account_id": self.in_reply_to.account.id if self.in_reply_to else None,
+            "sensitive": self.sensitive,
+            "spoiler_text": self.spoiler_text,
+            "visibility": self.visibility,
+            "language": self.language,
+            "uri": f"{base}/users/{self.account.username}/statuses/{self.id}",
+            "url": self.url,
+            "replies_count": 0,
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "edited_at": None,
+            "favourited": False,
+            "reblogged": False,
+            "muted": False,
+            "bookmarked": False,
+            "pinned": False,
+            "content": self.content,
+            "filtered": [],
+            "reblog": None,
+            "application": {"name": "Beffroi simulator", "website": None},
+            "account": self.account.as_json(base),
+            "media_attachments": [
+                {
+                    "id": media_id,
+                    "type": "image",
+                    "url": f"{base}/system/media_attachments/files/{media_id}/original/image.png",
+                    "preview_url": f"{base}/system/media_attachments/files/{media_id}/small/image.png",
+                    "remote_url": None,
+                    "preview_remote_url": None,
+                    "text_url": None,
+                    "meta": {},
+                    "description": None,
+                    "blurhash": None,
+                }
+                for media_id in self.media_ids
+            ],
+            "mentions": [],
+            "tags": [{"name": tag.lower(), "url": f"{base}/tags/{tag.lower()}"} for tag in self.tags],
+            "emojis": [],
+            "card": None,
+            "poll": self._poll_json(),
+        }
+        if with_source:  # DELETE answers the source, for "delete and redraft"
+            data["text"] = self.text
+        return data
+
+    def _poll_json(self) -> dict[str, Any] | None:
+        if self.poll is None:
+            return None
+        expires_in = self.poll.get("expires_in")
+        try:
+            expires_at = iso_time(self.created_at + float(expires_in)) if expires_in not in (None, "") else None
+        except (TypeError, ValueError):
+            expires_at = None
+        options = self.poll.get("options") or []
+        return {
+            "id": str(self.id),
+            "expires_at": expires_at,
+            "expired": False,
+            "multiple": _boolean(self.poll.get("multiple")),
+            "votes_count": 0,
+            "voters_count": 0,
+            "voted": False,
+            "own_votes": [],
+            "options": [{"title": str(option), "votes_count": 0} for option in options],
+            "emojis": [],
+        }
+
+
+class MastodonNetwork(Network):
+    name = "mastodon"
+
+    def __init__(self, simulator: Any) -> None:
+        super().__init__(simulator)
+        self._usernames: dict[str, str] = {}  # token → username, cached: it is looked up on every request
+        self.reset()
+
+    def reset(self) -> None:
+        self.accounts: dict[str, Account] = {}  # by id
+        self.accounts_by_name: dict[str, Account] = {}
+        self.statuses: dict[int, Status] = {}
+        self.idempotency: dict[tuple[str, str], tuple[int, float]] = {}  # (account id, key) → (status id, until)
+        self.windows: dict[str, list[int]] = {}  # token → [window number, requests in it]
+        self.last_id = 0
+        self.replays = 0
+
+    def stats(self) -> dict[str, Any]:
+        return {"accounts": len(self.accounts), "idempotent_replays": self.replays}
+
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("POST", "/api/v1/statuses", self.post_status),
+            ("GET", "/api/v1/statuses/:id", self.get_status),
+            ("DELETE", "/api/v1/statuses/:id", self.delete_status),
+            ("GET", "/api/v1/accounts/verify_credentials", self.verify_credentials),
+            ("GET", "/api/v1/accounts/:id/statuses", self.account_statuses),
+            ("GET", "/api/v1/accounts/:id", self.get_account),
+            ("GET", "/api/v2/instance", self.instance_v2),
+            ("GET", "/api/v1/instance", self.instance_v1),
+        ]
+
+    # Accounts and tokens -----------------------------------------------------------------------------------
+
+    def account_for(self, request: Request) -> str | None:
+        token = request.bearer_token()
+        if token is None:
+            return None
+        username = self._usernames.get(token)
+        if username is None:
+            username = self._usernames[token] = username_for(token)
+        return username
+
+    def _account(self, username: str) -> Account:
+        account = self.accounts_by_name.get(username)
+        if account is None:
+            account = Account(account_id_for(username), username)
+            self.accounts_by_name[username] = account
+            self.accounts[account.id] = account
+        return account
+
+    def _authenticate(self, request: Request, *, required: bool) -> Account | Response | None:
+        """The token's account; a 401 answer; or None when the token is optional and absent."""
+        token = request.bearer_token()
+        if token is None:
+            if request.headers.get("authorization") or required:
+                return error_response(401, "The access token is invalid")
+            return None
+        if token.startswith("revoked-") or token in self.simulator.knobs.revoked_tokens:
+            return error_response(401, "The access token was revoked")
+        return self._account(request.account or username_for(token))
+
+    def _rate_limit(self, request: Request) -> tuple[Response | None, list[tuple[str, str]]]:
+        """Rack::Attack's fixed windows, per token: (a 429 answer or None, headers for the answer)."""
+        knobs = request.knobs
+        token = request.bearer_token()
+        if knobs is None or knobs.rate_limit is None or token is None:
+            return None, []
+        period = knobs.rate_window_s
+        now = time.time()
+        window = int(now // period)
+        entry = self.windows.get(token)
+        if entry is None or entry[0] != window:
+            entry = self.windows[token] = [window, 0]
+        entry[1] += 1
+        reset_at = (window + 1) * period
+        headers = [
+            ("X-RateLimit-Limit", str(knobs.rate_limit)),
+            ("X-RateLimit-Remaining", str(max(0, knobs.rate_limit - entry[1]))),
+            ("X-RateLimit-Reset", iso_time(reset_at, 6)),
+        ]
+        if entry[1] > knobs.rate_limit:
+            self.simulator.inject("rate_limited")
+            headers.append(("Retry-After", str(max(1, int(-(-(reset_at - now) // 1))))))
+            return error_response(429, "Too many requests", headers), headers
+        return None, headers
+
+    def _guard(self, request: Request, *, auth_required: bool) -> tuple[Account | None, Response | None, list]:
+        """Rate limit, then authentication: (account, early answer, rate-limit headers)."""
+        limited, headers = self._rate_limit(request)
+        if limited is not None:
+            return None, limited, headers
+        account = self._authenticate(request, required=auth_required)
+        if isinstance(account, Response):
+            account.headers.extend(headers)
+            return None, account, headers
+        return account, None, headers
+
+    def _params(self, request: Request) -> dict[str, Any] | Response:
+        """Query and body parameters merged, as Rails does; JSON or form bodies."""
+        params = nest_params(request.query_pairs())
+        if request.body:
+            content_type = request.headers.get("content-type", "")
+            if "json" in content_type:
+                try:
+                    data = request.json()
+                except ValueError:
+                    return error_response(400, "Error occurred while parsing request parameters")
+                if not isinstance(data, dict):
+                    return error_response(400, "Error occurred while parsing request parameters")
+                params.update(data)
+            elif "multipart/form-data" in content_type:
+                return error_response(415, "The simulator takes form-encoded or JSON bodies")
+            else:
+                from urllib.parse import parse_qsl
+
+                nest_params(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True), into=params)
+        return params
+
+    # Statuses ----------------------------------------------------------------------------------------------
+
+    def _next_id(self, now: float) -> int:
+        # Snowflake-like, as Mastodon's: milliseconds since the epoch << 16, always increasing.
+        candidate = int(now * 1000) << 16
+        self.last_id = candidate if candidate > self.last_id else self.last_id + 1
+        return self.last_id
+
+    def post_status(self, request: Request) -> Response:
+        knobs = request.knobs
+        assert knobs is not None
+        simulator = self.simulator
+        # An overloaded proxy answers before the instance sees anything: nothing is stored.
+        if simulator.chance(knobs.error_rate):
+            simulator.inject("error")
+            return error_response(503, "Service unavailable")
+        account, early, headers = self._guard(request, auth_required=True)
+        if early is not None:
+            return early
+        assert account is not None
+        params = self._params(request)
+        if isinstance(params, Response):
+            return params
+        now = time.time()
+        key = request.headers.get("idempotency-key")
+        if key:
+            remembered = self.idempotency.get((account.id, key))
+            if remembered is not None and remembered[1] > now:
+                self.replays += 1
+                status = self.statuses.get(remembered[0])
+                if status is None or status.deleted:
+                    return error_response(404, "Record not found", headers)
+                return json_response(status.as_json(), 200, headers)
+        text = str(params.get("status") or "").strip()
+        spoiler_text = str(params.get("spoiler_text") or "").strip()
+        media_ids = params.get("media_ids") or []
+        if not isinstance(media_ids, list):
+            media_ids = [media_ids]
+        media_ids = [str(media_id) for media_id in media_ids if str(media_id)]
+        if len(media_ids) > MAX_MEDIA_ATTACHMENTS:
+            return error_response(422, f"Cannot attach more than {MAX_MEDIA_ATTACHMENTS} files", headers)
+        visibility = str(params.get("visibility") or "public")
+        if visibility not in VISIBILITIES:
+            return error_response(422, "Validation failed: Visibility is not included in the list", headers)
+        if not text and not media_ids:
+            return error_response(422, "Validation failed: Text can't be blank", headers)
+        if countable_length(text, spoiler_text) > knobs.max_characters:
+            return error_response(
+                422, f"Validation failed: Text character limit of {knobs.max_characters} exceeded", headers
+            )
+        in_reply_to = None
+        reply_id = params.get("in_reply_to_id")
+        if reply_id:
+            try:
+                in_reply_to = self.statuses.get(int(reply_id))
+            except (TypeError, ValueError):
+                in_reply_to = None
+            if in_reply_to is None or in_reply_to.deleted:
+                return error_response(404, "The post you are trying to reply to does not appear to exist.", headers)
+        poll = params.get("poll")
+        language = params.get("language") or None
+        status_id = self._next_id(now)
+        created_at = (status_id >> 16) / 1000
+        content, tags = render_content(text, simulator.public_url)
+        status = Status(
+            id=status_id,
+            account=account,
+            text=text,
+            spoiler_text=spoiler_text,
+            visibility=visibility,
+            sensitive=_boolean(params.get("sensitive")) or bool(spoiler_text),
+            language=str(language) if language else None,
+            media_ids=media_ids,
+            in_reply_to=in_reply_to,
+            poll=poll if isinstance(poll, dict) else None,
+            created_at=created_at,
+            content=content,
+            tags=tags,
+            base_url=simulator.public_url,
+        )
+        self.statuses[status_id] = status
+        account.statuses.append(status)
+        account.status_ids.append(status_id)
+        account.last_status_at = created_at
+        if key:
+            self.idempotency[(account.id, key)] = (status_id, now + knobs.idempotency_ttl_s)
+        # Stored. Now, maybe, the answer never makes it back in time.
+        roll = simulator.random.random()
+        fault = None
+        if roll < knobs.drop_after_commit_rate:
+            fault = "drop"
+        elif roll < knobs.drop_after_commit_rate + knobs.timeout_after_commit_rate:
+            fault = "stall"
+        extra: dict[str, Any] = {
+            "visibility": visibility,
+            "spoiler_text": spoiler_text,
+            "sensitive": status.sensitive,
+            "language": status.language,
+            "media_ids": media_ids,
+            "in_reply_to_id": str(in_reply_to.id) if in_reply_to else None,
+            "poll": status.poll,
+        }
+        status.record = simulator.record_post(
+            PostRecord(
+                id=str(status_id),
+                network=self.name,
+                account=account.username,
+                account_id=account.id,
+                text=text,
+                idempotency_key=key or None,
+                received_at=request.received_at,
+                created_at=created_at,
+                url=status.url,
+                fault=fault,
+                extra=extra,
+            )
+        )
+        if fault == "drop":
+            simulator.inject("drop")
+            return Response(drop=True)
+        response = json_response(status.as_json(), 200, headers)
+        if fault == "stall":
+            simulator.inject("stall")
+            response.stall_s = knobs.stall_s
+        return response
+
+    def _find_status(self, request: Request, viewer: Account | None) -> Status | None:
+        try:
+            status = self.statuses.get(int(request.path_params["id"]))
+        except ValueError:
+            return None
+        if status is None or status.deleted:
+            return None
+        if status.visibility in ("private", "direct") and status.account is not viewer:
+            return None
+        return status
+
+    def get_status(self, request: Request) -> Response:
+        viewer, early, headers = self._guard(request, auth_required=False)
+        if early is not None:
+            return early
+        status = self._find_status(request, viewer)
+        if status is None:
+            return error_response(404, "Record not found", headers)
+        return json_response(status.as_json(), 200, headers)
+
+    def delete_status(self, request: Request) -> Response:
+        viewer, early, headers = self._guard(request, auth_required=True)
+        if early is not None:
+            return early
+        status = self._find_status(request, viewer)
+        if status is None or status.account is not viewer:
+            return error_response(404, "Record not found", headers)
+        status.deleted = True
+        account = status.account
+        index = bisect.bisect_left(account.status_ids, status.id)
+        if index < len(account.status_ids) and account.status_ids[index] == status.id:
+            del account.status_ids[index]
+            del account.statuses[index]
+        if status.record is not None:
+            status.record.deleted = True
+            status.record.deleted_at = time.time()
+        return json_response(status.as_json(with_source=True), 200, headers)
+
+    # Accounts ----------------------------------------------------------------------------------------------
+
+    def verify_credentials(self, request: Request) -> Response:
+        account, early, headers = self._guard(request, auth_required=True)
+        if early is not None:
+            return early
+        assert account is not None
+        data = account.as_json(self.simulator.public_url)
+        data["source"] = {
+            "privacy": "public",
+            "sensitive": False,
+            "language": None,
+            "note": "",
+            "fields": [],
+            "follow_requests_count": 0,
+        }
+        data["role"] = {"id": "-99", "name": "", "permissions": "0", "color": "", "highlighted": False}
+        return json_response(data, 200, headers)
+
+    def get_account(self, request: Request) -> Response:
+        _, early, headers = self._guard(request, auth_required=False)
+        if early is not None:
+            return early
+        account = self.accounts.get(request.path_params["id"])
+        if account is None:
+            return error_response(404, "Record not found", headers)
+        return json_response(account.as_json(self.simulator.public_url), 200, headers)
+
+    def account_statuses(self, request: Request) -> Response:
+        viewer, early, headers = self._guard(request, auth_required=False)
+        if early is not None:
+            return early
+        account = self.accounts.get(request.path_params["id"])
+        if account is None:
+            return error_response(404, "Record not found", headers)
+        try:
+            limit = int(request.query("limit") or DEFAULT_LIMIT)
+        except ValueError:
+            limit = DEFAULT_LIMIT
+        limit = max(1, min(MAX_LIMIT, abs(limit)))
+        ids = account.status_ids
+        high = len(ids)
+        low = 0
+        max_id, since_id, min_id = (_int(request.query(name)) for name in ("max_id", "since_id", "min_id"))
+        if max_id is not None:
+            high = bisect.bisect_left(ids, max_id)
+        if since_id is not None:
+            low = bisect.bisect_right(ids, since_id)
+        if min_id is not None:
+            low = max(low, bisect.bisect_right(ids, min_id))
+        exclude_replies = _boolean(request.query("exclude_replies"))
+        only_media = _boolean(request.query("only_media"))
+        owner = viewer is account
+
+        def wanted(status: Status) -> bool:
+            if not owner and status.visibility not in ("public", "unlisted"):
+                return False
+            if exclude_replies and status.in_reply_to is not None:
+                return False
+            return not (only_media and not status.media_ids)
+
+        found: list[Status] = []
+        if min_id is not None:  # the page just after min_id, still answered newest first
+            for index in range(low, high):
+                if wanted(account.statuses[index]):
+                    found.append(account.statuses[index])
+                    if len(found) == limit:
+                        break
+            found.reverse()
+        else:
+            for index in range(high - 1, low - 1, -1):
+                if wanted(account.statuses[index]):
+                    found.append(account.statuses[index])
+                    if len(found) == limit:
+                        break
+        if found:
+            path = f"{self.simulator.public_url}/api/v1/accounts/{account.id}/statuses"
+            headers = [
+                *headers,
+                (
+                    "Link",
+                    f'<{path}?limit={limit}&max_id={found[-1].id}>; rel="next", '
+                    f'<{path}?limit={limit}&min_id={found[0].id}>; rel="prev"',
+                ),
+            ]
+        return json_response([status.as_json() for status in found], 200, headers)
+
+    # Instance ----------------------------------------------------------------------------------------------
+
+    def _configuration(self, request: Request) -> dict[str, Any]:
+        knobs = request.knobs or self.simulator.knobs
+        return {
+            "urls": {"streaming": None},
+            "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
+            "statuses": {
+                "max_characters": knobs.max_characters,
+                "max_media_attachments": MAX_MEDIA_ATTACHMENTS,
+                "characters_reserved_per_url": CHARACTERS_RESERVED_PER_URL,
+            },
+            "media_attachments": {
+                "supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4"],
+                "image_size_limit": 16777216,
+                "image_matrix_limit": 33177600,
+                "video_size_limit": 103809024,
+                "video_frame_rate_limit": 120,
+                "video_matrix_limit": 8294400,
+            },
+            "polls": {
+                "max_options": 4,
+                "max_characters_per_option": 50,
+                "min_expiration": 300,
+                "max_expiration": 2629746,
+            },
+            "translation": {"enabled": False},
+        }
+
+    def instance_v2(self, request: Request) -> Response:
+        base = self.simulator.public_url
+        domain = base.split("://", 1)[-1]
+        return json_response(
+            {
+                "domain": domain,
+                "title": "Beffroi simulator",
+                "version": "4.3.0",
+                "source_url": "https://github.com/mastodon/mastodon",
+                "description": "A simulated Mastodon instance for Beffroi's tests and benchmarks.",
+                "usage": {"users": {"active_month": len(self.accounts)}},
+                "thumbnail": {"url": f"{base}/packs/media/images/preview.png"},
+                "languages": ["en", "fr"],
+                "configuration": self._configuration(request),
+                "registrations": {"enabled": False, "approval_required": False, "message": None},
+                "contact": {"email": "", "account": None},
+                "rules": [],
+            }
+        )
+
+    def instance_v1(self, request: Request) -> Response:
+        base = self.simulator.public_url
+        return json_response(
+            {
+                "uri": base.split("://", 1)[-1],
+                "title": "Beffroi simulator",
+                "short_description": "A simulated Mastodon instance.",
+                "description": "",
+                "email": "",
+                "version": "4.3.0",
+                "urls": {"streaming_api": None},
+                "stats": {"user_count": len(self.accounts), "status_count": len(self.statuses), "domain_count": 1},
+                "languages": ["en", "fr"],
+                "registrations": False,
+                "approval_required": False,
+                "invites_enabled": False,
+                "configuration": self._configuration(request),
+                "contact_account": None,
+                "rules": [],
+            }
+        )
+
+
+def _int(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
