@@ -53,7 +53,10 @@ class Variant(models.Model):
 
 def fingerprint(text: str) -> str:
     """Content fingerprint for reconciliation: the same words survive HTML, spacing and case changes."""
-    plain = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    # Block breaks become spaces; inline tags (links, hashtags, mentions) vanish without one, so the text
+    # Mastodon renders "<a href=…><span>https://</span>example.org</a>" matches what was sent.
+    plain = re.sub(r"(?i)<\s*(br|/p|p)\b[^>]*>", " ", text)
+    plain = html.unescape(re.sub(r"<[^>]+>", "", plain))
     plain = unicodedata.normalize("NFKC", plain).casefold()
     plain = re.sub(r"\s+", " ", plain).strip()
     return hashlib.sha256(plain.encode()).hexdigest()[:32]

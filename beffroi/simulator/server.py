@@ -557,7 +557,8 @@ class HttpConnection(asyncio.Protocol):
         self.paused = False
         self.parsing = False
         self.continue_sent = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.latency_timer: asyncio.TimerHandle | None = None  # survives the client leaving
+        self.stall_timer: asyncio.TimerHandle | None = None  # cancelled when the client leaves
 
     # asyncio callbacks ----------------------------------------------------------------------------------------
 
@@ -575,9 +576,10 @@ class HttpConnection(asyncio.Protocol):
         self.closed = True
         self.connections.discard(self)
         self.simulator.connections_open -= 1
-        # A stalled answer nobody waits for any more. A request still in its latency is processed anyway.
-        if self.timer is not None and self.busy:
-            self.timer.cancel()
+        # A stalled answer nobody waits for any more. A request still in its latency is processed anyway:
+        # it was fully received, and a real server does not notice that its client has gone.
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -612,7 +614,7 @@ class HttpConnection(asyncio.Protocol):
                 self.busy = True
                 delay = self.simulator.prepare(request)
                 if delay > 0:
-                    self.timer = self.loop.call_later(delay, self._respond, request, keep_alive)
+                    self.latency_timer = self.loop.call_later(delay, self._respond, request, keep_alive)
                 else:
                     self._respond(request, keep_alive)
         finally:
@@ -672,7 +674,7 @@ class HttpConnection(asyncio.Protocol):
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _respond(self, request: Request, keep_alive: bool) -> None:
-        self.timer = None
+        self.latency_timer = None
         response = self.simulator.respond(request)
         if self.closed:
             return
@@ -681,12 +683,12 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()  # type: ignore[union-attr]
             return
         if response.stall_s > 0:
-            self.timer = self.loop.call_later(response.stall_s, self._write, response, keep_alive)
+            self.stall_timer = self.loop.call_later(response.stall_s, self._write, response, keep_alive)
             return
         self._write(response, keep_alive)
 
     def _write(self, response: Response, keep_alive: bool) -> None:
-        self.timer = None
+        self.stall_timer = None
         if self.closed or self.transport is None:
             return
         head = [
@@ -713,8 +715,9 @@ class HttpConnection(asyncio.Protocol):
             self._next_requests()
 
     def abort(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+        for timer in (self.latency_timer, self.stall_timer):
+            if timer is not None:
+                timer.cancel()
         if self.transport is not None:
             self.transport.abort()
 

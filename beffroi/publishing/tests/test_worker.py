@@ -212,3 +212,30 @@ def test_the_channel_rate_limit_delays_posts_without_counting_attempts(tenant_a,
     assert published[-1] - started >= timedelta(seconds=0.9)  # one every half second
     assert set(Publication.objects.values_list("attempts", flat=True)) == {1}
     assert Attempt.objects.count() == 3 and simulator.stats()["duplicates"] == 0
+
+
+def test_posts_with_links_and_hashtags_are_recognised_when_reconciling(
+    tenant_a, mastodon_channels, simulator, monkeypatch
+):
+    # Without an idempotency key to fall back on, only the read-back can tell the post is live.
+    connector = MastodonConnector(use_idempotency_key=False)
+    monkeypatch.setattr("beffroi.publishing.worker.dispatcher.connector_for", lambda network: connector)
+    channel = mastodon_channels(simulator.url, count=1)[0]
+    [publication] = _schedule(tenant_a, [channel], 1, text="Portes ouvertes #centresocial https://example.org/page")
+    simulator.configure(timeout_after_commit_rate=1.0, stall_s=5)
+    _run_until(
+        Dispatcher(concurrency=2, http_timeout_s=1.0, sweep_s=0.3, channel_rate=None),
+        _all_in(State.PUBLISHED),
+        timeout=30,
+    )
+    publication = Publication.objects.get()
+    assert publication.state == State.PUBLISHED and publication.reconcile_checks == 0  # found at first look
+    assert simulator.stats()["posts"] == 1 and simulator.stats()["duplicates"] == 0
+
+
+def test_fingerprint_ignores_markup_but_not_words():
+    assert fingerprint('<p>Hello <a href="x"><span class="invisible">https://</span>example.org</a><br />you</p>') == (
+        fingerprint("Hello https://example.org\nyou")
+    )
+    assert fingerprint("<p>Hello &amp; welcome</p>") == fingerprint("hello & welcome")
+    assert fingerprint("Hello you") != fingerprint("Hello them")

@@ -162,6 +162,16 @@ def test_timeout_after_commit_stores_the_post_although_the_client_times_out(sim)
     assert sim.stats()["posts"] == 1
 
 
+def test_a_request_whose_client_gave_up_during_the_latency_is_still_processed(sim):
+    # Fully received: a real server acts on it even though nobody waits for the answer any more.
+    sim.configure(latency_ms=300)
+    with httpx.Client(base_url=sim.url, timeout=0.1) as impatient, pytest.raises(httpx.ReadTimeout):
+        post(impatient, "posted after the client left")
+    assert sim.posts() == []
+    time.sleep(0.4)
+    assert [(p["text"], p["fault"]) for p in sim.posts()] == [("posted after the client left", None)]
+
+
 def test_a_stalled_answer_arrives_after_stall_s(sim, http):
     sim.configure(timeout_after_commit_rate=1.0, stall_s=0.3)
     started = time.monotonic()
