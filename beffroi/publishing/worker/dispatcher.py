@@ -39,7 +39,7 @@ from beffroi.publishing.worker.ratelimit import Rate, make_limiter
 
 log = logging.getLogger("beffroi.worker")
 
-CONNECTIONS_PER_CLIENT = 16
+CONNECTIONS_PER_CLIENT = 4
 
 # Per channel, whatever the network: bursts of 30, then one every 2 s. Networks' own limits are lower per day.
 DEFAULT_CHANNEL_RATE = Rate(30, 60.0)
