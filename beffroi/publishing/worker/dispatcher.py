@@ -210,7 +210,7 @@ class Dispatcher:
     async def _writer(self) -> None:
         while True:
             batch = [await self._results.get()]
-            await asyncio.sleep(0.02)  # gather what finished meanwhile: one transaction for many results
+            await asyncio.sleep(0.005)  # gather what finished meanwhile: one transaction for many results
             while not self._results.empty() and len(batch) < 1000:
                 batch.append(self._results.get_nowait())
             try:
