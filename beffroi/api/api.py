@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Field, NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.security import django_auth
 
@@ -66,7 +66,7 @@ class PublicationOut(Schema):
     channel_id: int
     state: str
     due_at: datetime | None
-    scheduled_local: datetime | None
+    scheduled_local: str
     scheduled_tz: str
     remote_id: str
     remote_url: str
@@ -204,7 +204,7 @@ def create_post(request, slug: str, payload: PostIn):
         fold=payload.fold,
         variants=payload.variants,
     )
-    return 201, list(post.publications.all())
+    return Status(201, list(post.publications.all()))
 
 
 @api.get("/organisations/{slug}/publications", response=list[PublicationOut])

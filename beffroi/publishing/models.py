@@ -70,7 +70,8 @@ class Publication(models.Model):
     state = models.CharField(_("status"), max_length=24, choices=State.choices, default=State.DRAFT)
     # The promise, in UTC, and what the person chose (kept so the choice can be shown and recomputed).
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
-    scheduled_local = models.DateTimeField(_("chosen local time"), null=True, blank=True)  # naive wall time
+    # The wall-clock time as chosen, e.g. "2031-06-03T09:00" (text: a DateTimeField would attach a zone to it).
+    scheduled_local = models.CharField(_("chosen local time"), max_length=19, blank=True)
     scheduled_tz = models.CharField(_("time zone"), max_length=64, blank=True)
     scheduled_fold = models.PositiveSmallIntegerField(default=0)  # 1 = second occurrence of a repeated hour
     # When the worker may next pick it up: due_at at first, later after a back-off.

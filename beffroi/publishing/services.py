@@ -92,7 +92,7 @@ def _when(channel: Channel, local: datetime | None, zone: str | None, fold: int 
     """The timing fields of a publication on this channel; None = now."""
     now = timezone.now()
     if local is None:
-        return {"due_at": now, "run_at": now, "scheduled_local": None, "scheduled_tz": "", "scheduled_fold": 0}
+        return {"due_at": now, "run_at": now, "scheduled_local": "", "scheduled_tz": "", "scheduled_fold": 0}
     resolved = resolve_local_time(local, zone or channel.effective_time_zone, fold=fold)
     if resolved.due_at < now - PAST_TOLERANCE:
         raise ValidationError(
@@ -102,7 +102,7 @@ def _when(channel: Channel, local: datetime | None, zone: str | None, fold: int 
     return {
         "due_at": resolved.due_at,
         "run_at": resolved.due_at,
-        "scheduled_local": resolved.local,
+        "scheduled_local": resolved.local.isoformat(timespec="minutes"),
         "scheduled_tz": resolved.zone,
         "scheduled_fold": resolved.fold,
     }

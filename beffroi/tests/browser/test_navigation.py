@@ -11,7 +11,13 @@ pytestmark = pytest.mark.browser
 
 # The admin's sections in menu order: the overview, then every entry of context_processors.SECTIONS.
 ADMIN_SECTIONS = ["", "calendar/", "publications/", "inbox/", "insights/", "campaigns/", "settings/"]
-SETTINGS_TABS = ["settings/", "settings/groups/", "settings/channels/", "settings/members/"]
+SETTINGS_TABS = [
+    "settings/",
+    "settings/groups/",
+    "settings/channels/",
+    "settings/publishing-health/",
+    "settings/members/",
+]
 
 
 def side_nav(page):
@@ -55,6 +61,9 @@ def test_settings_tabs(login):
         ),
         "settings/groups/": lambda: expect(page.locator("main table")).to_contain_text("Douchy-les-Mines"),
         "settings/channels/": lambda: expect(page.locator("main table")).to_contain_text("Centre social de Cambrai"),
+        "settings/publishing-health/": lambda: expect(page.locator("main table").last).to_contain_text(
+            "Centre social de Cambrai"
+        ),
         "settings/members/": lambda: expect(page.locator("main table").first).to_contain_text(
             "statistiques@demo.beffroi.example"
         ),

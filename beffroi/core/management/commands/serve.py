@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import threading
 
 import uvicorn
@@ -33,11 +35,30 @@ class Command(BaseCommand):
                 thread.start()
         self.stdout.write(self.style.SUCCESS(f"Beffroi: http://{host}:{port}/  (Ctrl+C to stop)"))
         try:
-            uvicorn.run("beffroi.asgi:application", host=host, port=port, log_config=None, lifespan="off")
+            config = uvicorn.Config("beffroi.asgi:application", host=host, port=port, log_config=None, lifespan="off")
+            GracefulServer(config).run()
         finally:
             for thread in (tasks, worker):
                 if thread:
                     thread.stop()
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM once it has stopped, which would kill the process before the worker
+    finishes what it is sending. Here a signal only asks the server to stop; the command then stops the
+    worker gracefully and returns."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        def ask_to_stop(signum, frame):
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 class WorkerThread(threading.Thread):
