@@ -15,7 +15,7 @@ raises `PublishError` saying which of three kinds of failure happened — the en
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
@@ -80,8 +80,10 @@ class PublishError(Exception):
 
 class Connector(Protocol):
     network: ClassVar[str]
-    # A network-side idempotency key makes re-sending after an ambiguous outcome safe (Mastodon).
+    # A network-side idempotency key makes re-sending after an ambiguous outcome safe (Mastodon)…
     supports_idempotency_key: bool
+    # …for as long as the network remembers the key.
+    idempotency_window: ClassVar[timedelta]
     # Simultaneous publishes per process for this network, whatever the channel.
     max_concurrency: ClassVar[int]
 

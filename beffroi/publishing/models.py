@@ -6,7 +6,6 @@ import hashlib
 import html
 import re
 import unicodedata
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -175,8 +174,6 @@ class WorkerHeartbeat(models.Model):
     class Meta:
         ordering = ["-beat_at"]
 
-
-DEFAULT_MAX_LATENESS = timedelta(hours=2)
 
 # Errors Beffroi itself describes (by Publication.last_error_code), so people read them in their language.
 ERROR_MESSAGES = {

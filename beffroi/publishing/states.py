@@ -79,7 +79,6 @@ TRANSITIONS: dict[str, Transition] = {
 
 # States a person may no longer change: the post is (or may be) on the network, or being sent.
 LOCKED_FOR_EDITING = frozenset({S.PUBLISHING, S.PUBLISHED, S.UNKNOWN, S.CANCELLED})
-TERMINAL = frozenset({S.PUBLISHED, S.CANCELLED})
 
 
 class TransitionRefused(Exception):

@@ -3,7 +3,7 @@ reconciliation with GET /api/v1/accounts/:id/statuses."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 import httpx
@@ -18,9 +18,6 @@ from beffroi.networks.base import (
     classify_transport_error,
     parse_retry_after,
 )
-
-# Mastodon keeps idempotency keys about an hour: past that, re-sending with the same key is no longer safe.
-IDEMPOTENCY_WINDOW_S = 3600
 
 
 def _excerpt(response: httpx.Response) -> str:
@@ -37,6 +34,8 @@ def _error_message(response: httpx.Response) -> str:
 class MastodonConnector:
     network: ClassVar[str] = "mastodon"
     max_concurrency: ClassVar[int] = 1000
+    # Mastodon keeps idempotency keys about an hour: past that, re-sending with the same key is no longer safe.
+    idempotency_window: ClassVar[timedelta] = timedelta(hours=1)
 
     def __init__(self, *, use_idempotency_key: bool = True) -> None:
         # Off only in tests that play a network without idempotency keys.

@@ -20,10 +20,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
@@ -61,7 +59,6 @@ class Dispatcher:
         sweep_s: float = 5.0,
         http_timeout_s: float = 30.0,
         channel_rate: Rate | None = DEFAULT_CHANNEL_RATE,
-        on_cycle: Callable[[dict], Any] | None = None,
     ) -> None:
         self.worker_id = worker_id or new_worker_id()
         self.concurrency = concurrency
@@ -71,7 +68,6 @@ class Dispatcher:
         self.sweep_s = sweep_s
         self.http_timeout_s = http_timeout_s
         self.channel_rate = channel_rate
-        self.on_cycle = on_cycle
         self.inflight: dict[int, int] = {}  # publication id → fence
         self.published = 0
         self._db = ThreadPoolExecutor(1, thread_name_prefix="beffroi-db")
@@ -223,8 +219,6 @@ class Dispatcher:
                     self.inflight.pop(outcome.job.publication_id, None)
                     self._results.task_done()
                 self._slot_freed.set()
-            if self.on_cycle:
-                self.on_cycle({"recorded": len(batch)})
 
     async def _heartbeat(self, stop: asyncio.Event, started) -> None:
         while True:
@@ -304,10 +298,11 @@ class Dispatcher:
                     idempotent_resend_is_safe=False,
                 )
         first_attempt_at = await self.db(_first_attempt_at, job.publication_id)
+        # With a margin: the key must still be remembered when the re-sent request arrives.
         safe = (
             connector.supports_idempotency_key
             and first_attempt_at is not None
-            and (timezone.now() - first_attempt_at) < timedelta(minutes=50)
+            and timezone.now() - first_attempt_at < connector.idempotency_window - timedelta(minutes=10)
         )
         return await self.db(claims.record_reconciliation, job, found_id=None, idempotent_resend_is_safe=safe)
 
