@@ -68,6 +68,7 @@ class PublicationOut(Schema):
     due_at: datetime | None
     scheduled_local: str
     scheduled_tz: str
+    time_note: str = Field("", description="Which occurrence was taken when the time happens twice that day")
     remote_id: str
     remote_url: str
     published_at: datetime | None

@@ -21,6 +21,8 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 
+from beffroi.core.ratelimit import Rate
+
 
 class ErrorKind(StrEnum):
     RETRYABLE = "retryable"
@@ -86,6 +88,10 @@ class Connector(Protocol):
     idempotency_window: ClassVar[timedelta]
     # Simultaneous publishes per process for this network, whatever the channel.
     max_concurrency: ClassVar[int]
+
+    def network_budget(self, job: PublishJob) -> tuple[str, Rate] | None:
+        """The shared budget this publish also draws on (an app quota, an instance's per-IP limit), if any."""
+        ...
 
     async def publish(self, http: httpx.AsyncClient, job: PublishJob) -> Published: ...
 

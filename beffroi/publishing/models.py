@@ -117,6 +117,18 @@ class Publication(models.Model):
         return f"beffroi-publication-{self.pk}"
 
     @property
+    def time_note(self) -> str:
+        """Said when the chosen time happens twice that day (clocks going back): which one was taken."""
+        if not (self.scheduled_local and self.scheduled_tz):
+            return ""
+        from datetime import datetime
+
+        from beffroi.publishing.timing import resolve_local_time
+
+        local = datetime.fromisoformat(self.scheduled_local)
+        return resolve_local_time(local, self.scheduled_tz, fold=self.scheduled_fold).note
+
+    @property
     def late_minutes(self) -> int:
         """Whole minutes late (0 when on time or within a minute)."""
         return int(self.late_by.total_seconds() // 60) if self.late_by else 0

@@ -9,6 +9,7 @@ from typing import ClassVar
 import httpx
 
 from beffroi.core.logging import redact
+from beffroi.core.ratelimit import Rate
 from beffroi.networks.base import (
     ErrorKind,
     Published,
@@ -40,6 +41,10 @@ class MastodonConnector:
     def __init__(self, *, use_idempotency_key: bool = True) -> None:
         # Off only in tests that play a network without idempotency keys.
         self.supports_idempotency_key = use_idempotency_key
+
+    def network_budget(self, job: PublishJob) -> tuple[str, Rate] | None:
+        # Mastodon limits each client address to 7,500 API calls per 5 minutes per instance (default config).
+        return f"mastodon:{self._base(job)}", Rate(7500, 300.0)
 
     def _base(self, job: PublishJob) -> str:
         return str(job.config.get("instance_url", "")).rstrip("/")

@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
+from beffroi.core.ratelimit import MemoryLimiter, Rate, RedisLimiter
 from beffroi.networks.base import parse_retry_after
-from beffroi.publishing.worker.ratelimit import MemoryLimiter, Rate, RedisLimiter
 
 
 def _redis_or_skip() -> RedisLimiter:

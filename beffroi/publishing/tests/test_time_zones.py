@@ -61,3 +61,28 @@ def test_channel_in_montreal_and_viewer_in_paris_see_the_right_times(tenant_a, m
     page = client.get(f"/o/{tenant_a.organisation.slug}/publications/").content.decode()
     assert "09:00 (America/Montreal, UTC−04:00)" in page  # the channel's time
     assert "15:00 (Europe/Paris, UTC+02:00)" in page  # and the viewer's
+
+
+@pytest.mark.django_db
+def test_the_resolved_fall_back_ambiguity_is_shown_with_the_publication(tenant_a, mastodon_channels, client_for):
+    from beffroi.organisations.roles import Role
+
+    channel = mastodon_channels()[0]  # Europe/Paris
+    client = client_for(tenant_a.member(Role.ADMIN))
+    client.cookies["beffroi_language"] = "en"
+    response = client.post(
+        f"/api/v1/organisations/{tenant_a.organisation.slug}/posts",
+        {
+            "text": "Nuit du changement d'heure",
+            "channel_ids": [channel.pk],
+            "scheduled_at": "2032-10-31T02:30:00",
+            "fold": 1,
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    [publication] = response.json()
+    assert publication["due_at"].startswith("2032-10-31T01:30:00")  # 02:30 CET, the second one
+    assert "second occurrence, UTC+01:00" in publication["time_note"]
+    page = client.get(f"/o/{tenant_a.organisation.slug}/publications/").content.decode()
+    assert "happens twice on" in page and "second occurrence" in page

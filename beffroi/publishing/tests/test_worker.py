@@ -201,7 +201,7 @@ def test_editing_while_publishing_is_refused(tenant_a, mastodon_channels, simula
 
 
 def test_the_channel_rate_limit_delays_posts_without_counting_attempts(tenant_a, mastodon_channels, simulator):
-    from beffroi.publishing.worker.ratelimit import Rate
+    from beffroi.core.ratelimit import Rate
 
     channel = mastodon_channels(simulator.url, count=1)[0]
     _schedule(tenant_a, [channel], 3)
@@ -239,3 +239,23 @@ def test_fingerprint_ignores_markup_but_not_words():
     )
     assert fingerprint("<p>Hello &amp; welcome</p>") == fingerprint("hello & welcome")
     assert fingerprint("Hello you") != fingerprint("Hello them")
+
+
+def test_the_network_budget_is_shared_by_every_channel_of_an_instance(
+    tenant_a, mastodon_channels, simulator, monkeypatch
+):
+    from beffroi.core.ratelimit import Rate
+
+    class SlowInstance(MastodonConnector):
+        def network_budget(self, job):
+            return f"instance:{job.config['instance_url']}", Rate(1, 0.5)
+
+    connector = SlowInstance()
+    monkeypatch.setattr("beffroi.publishing.worker.dispatcher.connector_for", lambda network: connector)
+    channels = mastodon_channels(simulator.url, count=3)
+    _schedule(tenant_a, channels, 3)
+    started = timezone.now()
+    _run_until(Dispatcher(concurrency=6, channel_rate=None), _all_in(State.PUBLISHED), timeout=30)
+    published = sorted(Publication.objects.values_list("published_at", flat=True))
+    assert published[-1] - started >= timedelta(seconds=0.9)  # three channels, one instance budget
+    assert set(Publication.objects.values_list("attempts", flat=True)) == {1}

@@ -27,13 +27,13 @@ import httpx
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.utils import timezone
 
+from beffroi.core.ratelimit import Rate, make_limiter
 from beffroi.networks.base import ErrorKind, PublishError, PublishJob
 from beffroi.networks.registry import connector_for
 from beffroi.publishing.models import WorkerHeartbeat, fingerprint
 from beffroi.publishing.states import State
 from beffroi.publishing.tasks import notify_missed_publications
 from beffroi.publishing.worker import claims
-from beffroi.publishing.worker.ratelimit import Rate, make_limiter
 
 log = logging.getLogger("beffroi.worker")
 
@@ -188,8 +188,12 @@ class Dispatcher:
                 code="credentials_unreadable",
                 needs_reconnection=True,
             )
-        if self.channel_rate is not None:
-            wait = await asyncio.to_thread(self._limiter.reserve, f"channel:{job.channel_id}", self.channel_rate)
+        budgets = [] if self.channel_rate is None else [(f"channel:{job.channel_id}", self.channel_rate)]
+        network_budget = connector.network_budget(job)
+        if network_budget is not None:
+            budgets.append(network_budget)
+        for key, rate in budgets:
+            wait = await asyncio.to_thread(self._limiter.reserve, key, rate)
             if wait > 0:
                 raise PublishError(
                     ErrorKind.RETRYABLE,
