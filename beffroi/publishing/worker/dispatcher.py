@@ -27,7 +27,7 @@ import httpx
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.utils import timezone
 
-from beffroi.core.ratelimit import Rate, make_limiter
+from beffroi.core.ratelimit import MemoryLimiter, Rate, make_limiter
 from beffroi.networks.base import ErrorKind, PublishError, PublishJob
 from beffroi.networks.registry import connector_for
 from beffroi.publishing.models import WorkerHeartbeat, fingerprint
@@ -59,6 +59,7 @@ class Dispatcher:
         sweep_s: float = 5.0,
         http_timeout_s: float = 30.0,
         channel_rate: Rate | None = DEFAULT_CHANNEL_RATE,
+        network_budgets: bool = True,
     ) -> None:
         self.worker_id = worker_id or new_worker_id()
         self.concurrency = concurrency
@@ -68,6 +69,7 @@ class Dispatcher:
         self.sweep_s = sweep_s
         self.http_timeout_s = http_timeout_s
         self.channel_rate = channel_rate
+        self.network_budgets = network_budgets
         self.inflight: dict[int, int] = {}  # publication id → fence
         self.published = 0
         self._db = ThreadPoolExecutor(1, thread_name_prefix="beffroi-db")
@@ -189,11 +191,14 @@ class Dispatcher:
                 needs_reconnection=True,
             )
         budgets = [] if self.channel_rate is None else [(f"channel:{job.channel_id}", self.channel_rate)]
-        network_budget = connector.network_budget(job)
+        network_budget = connector.network_budget(job) if self.network_budgets else None
         if network_budget is not None:
             budgets.append(network_budget)
         for key, rate in budgets:
-            wait = await asyncio.to_thread(self._limiter.reserve, key, rate)
+            if isinstance(self._limiter, MemoryLimiter):
+                wait = self._limiter.reserve(key, rate)  # a few arithmetic operations: no thread needed
+            else:
+                wait = await asyncio.to_thread(self._limiter.reserve, key, rate)
             if wait > 0:
                 raise PublishError(
                     ErrorKind.RETRYABLE,

@@ -191,7 +191,14 @@ def _run_workers(options, posts: int, timeout_s: float) -> float:
 
         async def main():
             stop = asyncio.Event()
-            dispatcher = Dispatcher(concurrency=options["concurrency"], claim_batch=500, poll_s=0.1, channel_rate=None)
+            # Rate limits off: one simulator stands for many instances and accounts.
+            dispatcher = Dispatcher(
+                concurrency=options["concurrency"],
+                claim_batch=500,
+                poll_s=0.1,
+                channel_rate=None,
+                network_budgets=False,
+            )
             task = asyncio.create_task(dispatcher.run(stop))
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline and not task.done():
@@ -214,6 +221,8 @@ def _run_workers(options, posts: int, timeout_s: float) -> float:
                 str(options["concurrency"]),
                 "--poll",
                 "0.1",
+                "--no-rate-limits",
+                "--no-tasks",
             ],
         )
         for _ in range(options["workers"])

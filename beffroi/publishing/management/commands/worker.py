@@ -14,9 +14,17 @@ class Command(BaseCommand):
         parser.add_argument("--lease", type=float, default=90.0, help="seconds a claim holds without heartbeat")
         parser.add_argument("--poll", type=float, default=0.25, help="seconds between looks for due posts")
         parser.add_argument("--no-tasks", action="store_true", help="do not also run background tasks")
+        parser.add_argument(
+            "--no-rate-limits",
+            action="store_true",
+            help="benchmarks only: ignore per-channel and per-instance budgets (a simulator stands for many)",
+        )
 
-    def handle(self, *args, concurrency: int, lease: float, poll: float, no_tasks: bool, **options):
-        dispatcher = Dispatcher(concurrency=concurrency, lease_s=lease, poll_s=poll)
+    def handle(
+        self, *args, concurrency: int, lease: float, poll: float, no_tasks: bool, no_rate_limits: bool, **options
+    ):
+        limits = {"channel_rate": None, "network_budgets": False} if no_rate_limits else {}
+        dispatcher = Dispatcher(concurrency=concurrency, lease_s=lease, poll_s=poll, **limits)
         tasks = None if no_tasks else TaskRunnerThread()
         if tasks:
             tasks.start()
