@@ -161,37 +161,16 @@ def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
     counts = {"published": 0, "retry": 0, "failed": 0, "unknown": 0, "fenced": 0}
     now = timezone.now()
     with transaction.atomic():
+        successes = [o for o in outcomes if o.published is not None]
+        if successes:
+            _record_successes(successes, now, counts)
         for outcome in outcomes:
+            if outcome.published is not None:
+                continue
             job = outcome.job
             finished = outcome.finished_at or now
             mine = Publication.objects.filter(pk=job.publication_id, fence=job.fence, state=State.PUBLISHING)
             attempt = Attempt.objects.filter(publication_id=job.publication_id, fence=job.fence)
-            if outcome.published is not None:
-                result = outcome.published
-                late_by = max(timedelta(0), finished - job.due_at) if job.due_at else None
-                moved = mine.update(
-                    state=check("succeed", Trigger.WORKER).target,
-                    remote_id=result.remote_id,
-                    remote_url=result.url[:2000],
-                    published_at=finished,
-                    late_by=late_by,
-                    last_error="",
-                    last_error_code="",
-                    lease_owner="",
-                    lease_until=None,
-                    updated_at=now,
-                )
-                attempt.update(
-                    outcome=Attempt.Outcome.SUCCEEDED if moved else Attempt.Outcome.FENCED,
-                    finished_at=finished,
-                    request=result.request,
-                    response_status=result.response_status,
-                    response=result.response[:2000],
-                    remote_id=result.remote_id,
-                    remote_url=result.url[:2000],
-                )
-                counts["published" if moved else "fenced"] += 1
-                continue
             error = outcome.error
             assert error is not None
             attempt_fields = {
@@ -262,6 +241,73 @@ def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
                 attempt.update(outcome=Attempt.Outcome.FAILED if moved else Attempt.Outcome.FENCED, **attempt_fields)
                 counts["failed" if moved else "fenced"] += 1
     return counts
+
+
+def _record_successes(successes: list[Outcome], now: datetime, counts: dict[str, int]) -> None:
+    """Successes are most of the traffic: one prepared statement run for the whole batch (executemany), each
+    row still fenced by its WHERE clause, instead of building two ORM queries per publication."""
+    target = check("succeed", Trigger.WORKER).target
+    field = Publication._meta.get_field
+
+    def db(name: str, value):
+        return field(name).get_db_prep_value(value, connection)
+
+    publication_rows, by_id = [], {}
+    for outcome in successes:
+        job, result = outcome.job, outcome.published
+        finished = outcome.finished_at or now
+        late_by = max(timedelta(0), finished - job.due_at) if job.due_at else None
+        by_id[job.publication_id] = outcome
+        publication_rows.append(
+            (
+                target,
+                result.remote_id,
+                result.url[:2000],
+                db("published_at", finished),
+                db("late_by", late_by),
+                db("updated_at", now),
+                job.publication_id,
+                job.fence,
+                State.PUBLISHING,
+            )
+        )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            # Table names come from the models, values are parameters.
+            f"UPDATE {Publication._meta.db_table} SET state = %s, remote_id = %s, remote_url = %s, "  # noqa: S608
+            "published_at = %s, late_by = %s, last_error = '', last_error_code = '', lease_owner = '', "
+            "lease_until = NULL, updated_at = %s WHERE id = %s AND fence = %s AND state = %s",
+            publication_rows,
+        )
+        held = {
+            pk
+            for pk, fence, remote_id in Publication.objects.filter(pk__in=by_id, state=target).values_list(
+                "pk", "fence", "remote_id"
+            )
+            if fence == by_id[pk].job.fence and remote_id == by_id[pk].published.remote_id
+        }
+        attempt_field = Attempt._meta.get_field
+        cursor.executemany(
+            f"UPDATE {Attempt._meta.db_table} SET outcome = %s, finished_at = %s, request = %s, "  # noqa: S608
+            "response_status = %s, response = %s, remote_id = %s, remote_url = %s "
+            "WHERE publication_id = %s AND fence = %s",
+            [
+                (
+                    Attempt.Outcome.SUCCEEDED if pk in held else Attempt.Outcome.FENCED,
+                    attempt_field("finished_at").get_db_prep_value(o.finished_at or now, connection),
+                    o.published.request,
+                    o.published.response_status,
+                    o.published.response[:2000],
+                    o.published.remote_id,
+                    o.published.url[:2000],
+                    pk,
+                    o.job.fence,
+                )
+                for pk, o in by_id.items()
+            ],
+        )
+    counts["published"] += len(held)
+    counts["fenced"] += len(successes) - len(held)
 
 
 def release_expired_leases(now: datetime | None = None) -> int:
