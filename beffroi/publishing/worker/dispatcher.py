@@ -73,13 +73,16 @@ class Dispatcher:
         self.inflight: dict[int, int] = {}  # publication id → fence
         self.published = 0
         self._db = ThreadPoolExecutor(1, thread_name_prefix="beffroi-db")
+        # Results are written on a second connection, so that writing one batch and claiming the next
+        # overlap (each waits on the database, not on Python).
+        self._db_results = ThreadPoolExecutor(1, thread_name_prefix="beffroi-db-results")
         self._limiter = make_limiter()
         self._network_slots: dict[str, asyncio.Semaphore] = {}
         self._results: asyncio.Queue[claims.Outcome] = asyncio.Queue()
         self._slot_freed = asyncio.Event()
         self._connection_checked = time.monotonic()
 
-    async def db(self, function, *args, **kwargs):
+    async def db(self, function, *args, _executor=None, **kwargs):
         def call():
             # Keep the thread's connection (re-opening SQLite or PostgreSQL per call costs milliseconds), but
             # drop it when it broke (database restarted) or every minute, as Django does between requests.
@@ -93,7 +96,7 @@ class Dispatcher:
                 connections.close_all()
                 raise
 
-        return await asyncio.get_running_loop().run_in_executor(self._db, call)
+        return await asyncio.get_running_loop().run_in_executor(_executor or self._db, call)
 
     # The loop ------------------------------------------------------------------------------------------------
 
@@ -145,8 +148,10 @@ class Dispatcher:
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
                 await self.db(self._forget)
-                await self.db(connections.close_all)  # the database thread's own connection
+                await self.db(connections.close_all)  # each database thread's own connection
+                await self.db(connections.close_all, _executor=self._db_results)
         self._db.shutdown(wait=True)
+        self._db_results.shutdown(wait=True)
         log.info("worker stopped", extra={"worker_id": self.worker_id, "published": self.published})
 
     def http_for(self, job: PublishJob) -> httpx.AsyncClient:
@@ -219,7 +224,7 @@ class Dispatcher:
             while not self._results.empty() and len(batch) < 1000:
                 batch.append(self._results.get_nowait())
             try:
-                counts = await self.db(claims.record_outcomes, batch)
+                counts = await self.db(claims.record_outcomes, batch, _executor=self._db_results)
                 self.published += counts["published"]
             except Exception:
                 log.exception("could not record outcomes; the sweep will reconcile them")
@@ -233,7 +238,11 @@ class Dispatcher:
         while True:
             await asyncio.sleep(min(self.lease_s / 3, 5.0))
             try:
-                await self.db(claims.extend_leases, self.worker_id, dict(self.inflight), self.lease_s)
+                # Same connection as the results: both update this worker's in-flight rows, and two connections
+                # doing so in different orders could deadlock.
+                await self.db(
+                    claims.extend_leases, self.worker_id, dict(self.inflight), self.lease_s, _executor=self._db_results
+                )
                 await self.db(self._beat, started)
             except Exception:
                 log.exception("heartbeat failed")
@@ -264,7 +273,7 @@ class Dispatcher:
             await asyncio.sleep(self.sweep_s)
 
     async def sweep_once(self) -> dict[str, int]:
-        released = await self.db(claims.release_expired_leases)
+        released = await self.db(claims.release_expired_leases, _executor=self._db_results)
         missed = await self.db(claims.mark_missed)
         if missed:
             await self.db(notify_missed_publications.enqueue, missed)
