@@ -139,10 +139,6 @@ class Publication(models.Model):
         known = ERROR_MESSAGES.get(self.last_error_code)
         return str(known) if known else self.last_error
 
-    def text_for_channel(self) -> str:
-        variant = self.post.variants.filter(channel_id=self.channel_id).first()
-        return variant.text if variant and variant.text else self.post.text
-
 
 class Attempt(models.Model):
     """Write-ahead record: committed before the network is called, completed after (secrets redacted)."""

@@ -189,16 +189,13 @@ def edit_post_text(membership: Membership, post: Post, *, text: str) -> Post:
     for publication in publications:
         if publication.state in LOCKED_FOR_EDITING:
             raise ValidationError(_refused_message(publication.state))
-    versions = {p.pk: p.version for p in publications}
+    # A channel with its own variant keeps its text; the others take the new one.
+    variants = {channel_id: body for channel_id, body in post.variants.values_list("channel_id", "text") if body}
     for publication in publications:
         changed = Publication.objects.filter(
-            pk=publication.pk, version=versions[publication.pk], state=publication.state
+            pk=publication.pk, version=publication.version, state=publication.state
         ).update(
-            content_fingerprint=fingerprint(
-                publication.text_for_channel()
-                if publication.post.variants.filter(channel_id=publication.channel_id).exists()
-                else text.strip()
-            ),
+            content_fingerprint=fingerprint(variants.get(publication.channel_id) or text.strip()),
             version=F("version") + 1,
         )
         if changed != 1:

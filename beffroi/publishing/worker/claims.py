@@ -389,7 +389,7 @@ def record_reconciliation(
     found_id: str | None,
     found_url: str = "",
     found_at: datetime | None = None,
-    idempotent_resend_is_safe: bool,
+    idempotent_resend_is_safe: bool = False,
 ) -> str:
     """Applies what reading the channel back showed. Returns the new state (or "unknown" if unchanged)."""
     now = timezone.now()

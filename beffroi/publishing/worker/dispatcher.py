@@ -284,17 +284,13 @@ class Dispatcher:
             reconciled = sum(1 for state in results if state != State.UNKNOWN)
         return {"released": released, "missed": len(missed), "reconciled": reconciled}
 
+    async def _found(self, job: PublishJob, remote_id: str, url: str, at) -> str:
+        return await self.db(claims.record_reconciliation, job, found_id=remote_id, found_url=url, found_at=at)
+
     async def _reconcile(self, job: PublishJob) -> str:
         evidence = await self.db(claims.evidence_of_success, job.publication_id)
         if evidence is not None:
-            return await self.db(
-                claims.record_reconciliation,
-                job,
-                found_id=evidence.remote_id,
-                found_url=evidence.remote_url,
-                found_at=evidence.finished_at,
-                idempotent_resend_is_safe=False,
-            )
+            return await self._found(job, evidence.remote_id, evidence.remote_url, evidence.finished_at)
         connector = connector_for(job.network)
         if connector is None:
             return State.UNKNOWN
@@ -307,14 +303,7 @@ class Dispatcher:
         window_start = job.claimed_at - claims.RECONCILE_WINDOW
         for post in recent:
             if fingerprint(post.text) == wanted and (post.created_at is None or post.created_at >= window_start):
-                return await self.db(
-                    claims.record_reconciliation,
-                    job,
-                    found_id=post.remote_id,
-                    found_url=post.url,
-                    found_at=post.created_at,
-                    idempotent_resend_is_safe=False,
-                )
+                return await self._found(job, post.remote_id, post.url, post.created_at)
         first_attempt_at = await self.db(_first_attempt_at, job.publication_id)
         # With a margin: the key must still be remembered when the re-sent request arrives.
         safe = (
