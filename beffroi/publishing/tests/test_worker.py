@@ -95,6 +95,25 @@ def test_due_publications_go_out_exactly_once(tenant_a, mastodon_channels, simul
         assert "tok-" not in attempt.request  # the token never reaches the attempt log
 
 
+def test_work_claimed_ahead_goes_back_to_the_queue_untouched_when_the_worker_stops(
+    tenant_a, mastodon_channels, simulator
+):
+    channels = mastodon_channels(simulator.url, count=8)
+    _schedule(tenant_a, channels, 8)
+    simulator.configure(latency_ms=1500)
+    dispatcher = Dispatcher(concurrency=2, sweep_s=60)
+    # Two calls under way, two more claimed ahead: stop while the calls are still waiting for the network.
+    _run_until(dispatcher, lambda: len(dispatcher.ready) == 2 and dispatcher.calling == 2, timeout=10)
+    assert _states() == {State.PUBLISHED: 2, State.SCHEDULED: 6}
+    assert simulator.stats()["posts"] == 2
+    for publication in Publication.objects.filter(state=State.SCHEDULED):
+        # Never sent: no attempt is counted or logged, and the next worker takes it at once.
+        assert publication.attempts == 0 and not publication.attempt_log.exists()
+        assert publication.run_at <= timezone.now() and not publication.lease_owner
+    _run_until(Dispatcher(concurrency=8, sweep_s=60), _all_in(State.PUBLISHED))
+    assert simulator.stats()["posts"] == 8 and simulator.stats()["duplicates"] == 0
+
+
 @pytest.mark.parametrize("idempotency", [True, False], ids=["with-idempotency-key", "without-idempotency-key"])
 def test_timeout_after_commit_is_reconciled_and_never_sent_twice(
     idempotency, tenant_a, mastodon_channels, simulator, monkeypatch

@@ -27,6 +27,7 @@ from beffroi.publishing.states import State, Trigger, check
 
 MAX_ATTEMPTS = 8
 LOCAL_RATE_LIMIT = "local_rate_limit"
+NOT_STARTED = "not_started"  # claimed ahead, then the worker stopped before calling the network
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 15 * 60.0
 
@@ -180,11 +181,11 @@ def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
                 "response": error.response[:2000],
                 "error": error.message,
             }
-            if error.code == LOCAL_RATE_LIMIT:
+            if error.code in (LOCAL_RATE_LIMIT, NOT_STARTED):
                 # Nothing reached the network: not an attempt. Back in the queue for when the budget allows.
                 moved = mine.update(
                     state=check("retry", Trigger.WORKER).target,
-                    run_at=now + timedelta(seconds=error.retry_after or 1.0),
+                    run_at=now + timedelta(seconds=error.retry_after or 0.0),
                     attempts=F("attempts") - 1,
                     lease_owner="",
                     lease_until=None,

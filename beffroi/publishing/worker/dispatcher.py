@@ -1,7 +1,8 @@
 """The publishing worker: where a post gets published.
 
-One asyncio loop per process claims due publications in batches, publishes them concurrently over one
-httpx client (hundreds of calls in flight), and writes the fenced results in batches. All database work runs
+One asyncio loop per process claims due publications in batches, a little ahead of free slots so a slot
+never waits for a database round trip, publishes them concurrently over httpx (hundreds of calls in flight),
+and writes the fenced results in batches. All database work runs
 on one dedicated thread, in short transactions, never across a network call:
 
     claim (commit write-ahead attempts) → call the network → record the outcome only if the fence matches
@@ -14,6 +15,7 @@ Everything the sweep does is derived from the database (level-triggered): a cras
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -43,6 +45,9 @@ CONNECTIONS_PER_CLIENT = 4
 DEFAULT_CHANNEL_RATE = Rate(30, 60.0)
 
 
+_NOT_STARTED = PublishError(ErrorKind.RETRYABLE, "The worker stopped before sending.", code=claims.NOT_STARTED)
+
+
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -70,7 +75,10 @@ class Dispatcher:
         self.http_timeout_s = http_timeout_s
         self.channel_rate = channel_rate
         self.network_budgets = network_budgets
-        self.inflight: dict[int, int] = {}  # publication id → fence
+        self.inflight: dict[int, int] = {}  # publication id → fence, from claim until the result is written
+        self.ready: collections.deque[PublishJob] = collections.deque()  # claimed, waiting for a free slot
+        self.calling = 0  # network calls under way: what `concurrency` bounds
+        self._publishing: set[asyncio.Task] = set()
         self.published = 0
         self._db = ThreadPoolExecutor(1, thread_name_prefix="beffroi-db")
         # Results are written on a second connection, so that writing one batch and claiming the next
@@ -120,29 +128,35 @@ class Dispatcher:
                 asyncio.create_task(self._heartbeat(stop, started), name="heartbeat"),
                 asyncio.create_task(self._sweeper(stop), name="sweeper"),
             ]
-            publishing: set[asyncio.Task] = set()
             try:
                 while not stop.is_set():
-                    free = self.concurrency - len(self.inflight)
+                    # Claimed work in hand (waiting or calling) is kept under twice the concurrency, and
+                    # results not yet written under three times: a slow database slows claims down.
+                    room = min(
+                        self.claim_batch,
+                        2 * self.concurrency - len(self.ready) - self.calling,
+                        3 * self.concurrency - len(self.inflight),
+                    )
                     jobs = []
-                    if free > 0:
-                        jobs = await self.db(
-                            claims.claim_due, self.worker_id, min(free, self.claim_batch), self.lease_s
-                        )
+                    # Not one by one as slots free: a claim costs a database round trip whatever its size.
+                    if room >= max(1, self.concurrency // 2):
+                        jobs = await self.db(claims.claim_due, self.worker_id, room, self.lease_s)
                         for job in jobs:
                             self.inflight[job.publication_id] = job.fence
-                            task = asyncio.create_task(self._publish(job))
-                            publishing.add(task)
-                            task.add_done_callback(publishing.discard)
-                    if jobs and len(self.inflight) < self.concurrency:
+                        self.ready.extend(jobs)
+                        self._start_ready()
+                    if jobs and len(jobs) == room:
                         continue  # more may be due right now
                     self._slot_freed.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wait_for_stop_or_slot(stop), timeout=self.poll_s)
             finally:
-                # Graceful stop: no new claims; let what is in flight finish and be recorded.
-                if publishing:
-                    await asyncio.wait(publishing, timeout=self.http_timeout_s + 5)
+                # Graceful stop: no new claims or calls; what was claimed ahead goes back to the queue, and what
+                # is in flight finishes and is recorded.
+                while self.ready:
+                    self._results.put_nowait(claims.Outcome(job=self.ready.popleft(), error=_NOT_STARTED))
+                if self._publishing:
+                    await asyncio.wait(self._publishing, timeout=self.http_timeout_s + 5)
                 await self._results.join()
                 for task in background:
                     task.cancel()
@@ -168,6 +182,13 @@ class Dispatcher:
 
     # One publish ---------------------------------------------------------------------------------------------
 
+    def _start_ready(self) -> None:
+        while self.ready and self.calling < self.concurrency:
+            self.calling += 1
+            task = asyncio.create_task(self._publish(self.ready.popleft()))
+            self._publishing.add(task)
+            task.add_done_callback(self._publishing.discard)
+
     async def _publish(self, job: PublishJob) -> None:
         outcome = claims.Outcome(job=job)
         try:
@@ -179,6 +200,10 @@ class Dispatcher:
             outcome.error = PublishError(
                 ErrorKind.AMBIGUOUS, f"Unexpected error ({type(error).__name__}); checking on the network."
             )
+        finally:
+            self.calling -= 1
+            self._start_ready()
+            self._slot_freed.set()
         outcome.finished_at = timezone.now()
         await self._results.put(outcome)
 
