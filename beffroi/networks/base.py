@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol
 import httpx
 
 from beffroi.core.ratelimit import Rate
+from beffroi.networks.capabilities import Capabilities
 
 
 class ErrorKind(StrEnum):
@@ -31,20 +32,59 @@ class ErrorKind(StrEnum):
 
 
 @dataclass
-class PublishJob:
+class MediaItem:
+    """One picture or video of a post, as a connector needs it: a local file to upload, or a public URL for
+    networks that fetch media themselves (Instagram)."""
+
+    kind: str  # capabilities.MediaKind
+    mime_type: str
+    size: int
+    path: str = ""  # readable file on this host
+    url: str = ""  # public HTTPS address of the same file ("" when the instance's media are not public)
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    alt_text: str = ""
+
+
+@dataclass
+class ChannelAccess:
+    """How to speak to one channel: enough for publish, read back, delete, refresh."""
+
+    channel_id: int
+    network: str
+    config: dict[str, Any]  # public settings: instance URL, account/page id, handle, API host…
+    credentials: dict[str, Any]  # secrets, decrypted only for the call; never logged
+
+
+@dataclass
+class PublishJob(ChannelAccess):
     """Everything a connector needs, read from the database before the call (no ORM in async code)."""
 
     publication_id: int
     fence: int
     attempt: int
-    channel_id: int
-    network: str
-    config: dict[str, Any]
-    credentials: dict[str, Any]
     text: str
     idempotency_key: str
     due_at: datetime | None
     claimed_at: datetime
+    media: list[MediaItem] = field(default_factory=list)
+    # Per-network choices of this post: content_warning, visibility, poll, thread (later parts), reply_control,
+    # link, first_comment, instagram_kind (feed/reel/story), native_schedule…; a connector ignores what it
+    # does not know.
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ConnectedAccount:
+    """An account (profile, Page, instance account) a person authorised, ready to become a channel."""
+
+    remote_id: str
+    display_name: str
+    config: dict[str, Any]
+    credentials: dict[str, Any]
+    handle: str = ""
+    token_expires_at: datetime | None = None
 
 
 @dataclass
@@ -82,6 +122,7 @@ class PublishError(Exception):
 
 class Connector(Protocol):
     network: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
     # A network-side idempotency key makes re-sending after an ambiguous outcome safe (Mastodon)…
     supports_idempotency_key: bool
     # …for as long as the network remembers the key.
@@ -95,7 +136,32 @@ class Connector(Protocol):
 
     async def publish(self, http: httpx.AsyncClient, job: PublishJob) -> Published: ...
 
-    async def recent_posts(self, http: httpx.AsyncClient, job: PublishJob) -> list[RemotePost]: ...
+    async def recent_posts(self, http: httpx.AsyncClient, job: ChannelAccess) -> list[RemotePost]:
+        """The channel's latest posts (newest first), for reconciliation: text as the network returns it."""
+        ...
+
+    async def delete(self, http: httpx.AsyncClient, access: ChannelAccess, remote_id: str) -> None:
+        """Deletes a published post; raises PublishError (PERMANENT where the network cannot)."""
+        ...
+
+
+class Connect(Protocol):
+    """How a person connects channels of a network (each network folder's `connect.py`). Synchronous: it runs
+    in web requests; `http` is injected so tests replay recorded answers."""
+
+    def start(self, *, redirect_uri: str, state: str, form: dict[str, str]) -> tuple[str, dict[str, Any]]:
+        """The address to send the person to, and what to keep in their session until they come back."""
+        ...
+
+    def finish(
+        self, *, redirect_uri: str, params: dict[str, str], kept: dict[str, Any], http: httpx.Client
+    ) -> list[ConnectedAccount]:
+        """Exchanges the callback's code (or the form's app password) for accounts ready to become channels."""
+        ...
+
+    def refresh(self, access: ChannelAccess, http: httpx.Client) -> ConnectedAccount | None:
+        """New credentials ahead of expiry where the network allows it (None: nothing to refresh)."""
+        ...
 
 
 def classify_transport_error(error: httpx.TransportError) -> ErrorKind:

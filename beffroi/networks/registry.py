@@ -7,6 +7,8 @@ from functools import cache
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from beffroi.networks.capabilities import Capabilities
+
 
 class Network(models.TextChoices):
     FACEBOOK = "facebook", "Facebook"
@@ -22,9 +24,27 @@ class Network(models.TextChoices):
     ATOM = "atom", _("Atom feed")
 
 
+# The networks Beffroi can publish to (each has a folder here with the same few files).
+SUPPORTED = (Network.BLUESKY, Network.MASTODON, Network.FACEBOOK, Network.INSTAGRAM, Network.ATOM)
+
+
+@cache
+def all_capabilities() -> dict[str, Capabilities]:
+    from importlib import import_module
+
+    return {
+        str(network): import_module(f"beffroi.networks.{network}.capabilities").CAPABILITIES for network in SUPPORTED
+    }
+
+
+def capabilities_for(network: str) -> Capabilities | None:
+    """What a network accepts, or None for a network Beffroi does not support yet."""
+    return all_capabilities().get(network)
+
+
 @cache
 def connectors() -> dict[str, object]:
-    from beffroi.networks.mastodon.publish import MastodonConnector
+    from beffroi.networks.mastodon.connector import MastodonConnector
 
     return {connector.network: connector for connector in (MastodonConnector(),)}
 

@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from beffroi.channels.models import Channel
-from beffroi.networks.mastodon.publish import MastodonConnector
+from beffroi.networks.mastodon.connector import MastodonConnector
 from beffroi.organisations.models import Membership
 from beffroi.organisations.roles import Role
 from beffroi.publishing.models import Attempt, Post, Publication, fingerprint

@@ -19,6 +19,8 @@ from beffroi.networks.base import (
     classify_transport_error,
     parse_retry_after,
 )
+from beffroi.networks.capabilities import Capabilities
+from beffroi.networks.mastodon.capabilities import CAPABILITIES
 
 
 def _excerpt(response: httpx.Response) -> str:
@@ -34,6 +36,7 @@ def _error_message(response: httpx.Response) -> str:
 
 class MastodonConnector:
     network: ClassVar[str] = "mastodon"
+    capabilities: ClassVar[Capabilities] = CAPABILITIES
     max_concurrency: ClassVar[int] = 1000
     # Mastodon keeps idempotency keys about an hour: past that, re-sending with the same key is no longer safe.
     idempotency_window: ClassVar[timedelta] = timedelta(hours=1)
