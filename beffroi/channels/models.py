@@ -61,6 +61,10 @@ class Channel(models.Model):
     paused_until = models.DateTimeField(null=True, blank=True)
     # Encrypted JSON (MultiFernet). Read and write through .credentials; never displayed anywhere.
     credentials_encrypted = models.TextField(blank=True, default="", editable=False)
+    # When the access token stops working, where the network says (refreshed ahead of it where allowed).
+    token_expires_at = models.DateTimeField(_("authorisation expires"), null=True, blank=True)
+    # Why the channel needs reconnection, for people (the network's words, translated where known).
+    status_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,3 +99,40 @@ class Channel(models.Model):
     @property
     def effective_time_zone(self) -> str:
         return self.time_zone or self.organisation.time_zone
+
+    def store_credentials(self, new: dict[str, Any]) -> None:
+        """Keeps what the network did not send again: reconnecting never drops a stored refresh token."""
+        try:
+            current = self.credentials
+        except Exception:  # noqa: BLE001 — unreadable (key lost): start afresh
+            current = {}
+        self.credentials = {**current, **{key: value for key, value in new.items() if value not in (None, "")}}
+
+
+class OAuthApp(models.Model):
+    """Beffroi's client registration on one server: Mastodon registers an app per instance (POST /api/v1/apps),
+    so it is stored once per instance and reused by every organisation connecting an account there."""
+
+    network = models.CharField(max_length=16, choices=Network.choices)
+    server = models.URLField(max_length=500)  # e.g. https://mastodon.social
+    redirect_uri = models.URLField(max_length=1000)
+    scopes = models.CharField(max_length=500)
+    client_id = models.CharField(max_length=500)
+    client_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["network", "server", "redirect_uri", "scopes"], name="one_app_per_server")
+        ]
+
+    def __repr__(self) -> str:
+        return f"<OAuthApp {self.network} {self.server}>"
+
+    @property
+    def client_secret(self) -> str:
+        return decrypt_json(self.client_secret_encrypted).get("secret", "") if self.client_secret_encrypted else ""
+
+    @client_secret.setter
+    def client_secret(self, value: str) -> None:
+        self.client_secret_encrypted = encrypt_json({"secret": value}) if value else ""
