@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "beffroi.organisations",
     "beffroi.channels",
     "beffroi.publishing",
+    "beffroi.networks",
+    "beffroi.media",
     "beffroi.web",
     "beffroi.demo",
     "django.contrib.admin",
@@ -189,6 +191,10 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
+# Where networks that fetch media themselves (Instagram, Facebook) download them: must be public HTTPS.
+PUBLIC_MEDIA_URL = os.environ.get("BEFFROI_PUBLIC_MEDIA_URL", "").rstrip("/")
+MAX_UPLOAD_MB = int(os.environ.get("BEFFROI_MAX_UPLOAD_MB", "200"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # E-mail: printed on the console unless an SMTP host is configured (Django 6.1 MAILERS).
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

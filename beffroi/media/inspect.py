@@ -10,6 +10,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.utils.translation import gettext_noop
+
 from beffroi.networks.capabilities import MediaKind
 
 IMAGE_TYPES = {
@@ -66,7 +68,9 @@ def inspect_file(path: str | Path) -> MediaInfo:
         head = handle.read(32)
     mime = sniff(head)
     if mime is None:
-        raise MediaError("This file is not an image or a video Beffroi can read (JPEG, PNG, GIF, WebP, MP4, MOV).")
+        raise MediaError(
+            gettext_noop("This file is not an image or a video Beffroi can read (JPEG, PNG, GIF, WebP, MP4, MOV).")
+        )
     if mime.startswith("video/"):
         width, height, duration = _mp4_facts(path)
         return MediaInfo(mime, MediaKind.VIDEO, size, width, height, duration)
@@ -80,7 +84,7 @@ def inspect_file(path: str | Path) -> MediaInfo:
             width, height = image.size
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
-        raise MediaError(f"This image is damaged or cannot be read ({type(error).__name__}).") from error
+        raise MediaError(gettext_noop("This image is damaged or cannot be read.")) from error
     return MediaInfo(mime, MediaKind.IMAGE, size, width, height)
 
 
@@ -107,7 +111,7 @@ def _mp4_facts(path: Path) -> tuple[int | None, int | None, float | None]:
     """Width, height and duration of an MP4/MOV, from the `moov` box (read whole: it is small)."""
     moov = _read_moov(path)
     if moov is None:
-        raise MediaError("This video cannot be read: its index (moov box) is missing.")
+        raise MediaError(gettext_noop("This video cannot be read: its index (moov box) is missing."))
     duration = width = height = None
     for kind, start, end in _boxes(moov, 0, len(moov)):
         if kind == b"mvhd":

@@ -45,6 +45,8 @@ class Variant(models.Model):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="variants")
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
     text = models.TextField(_("text"), blank=True)
+    # Per-network choices (networks/base.py PublishJob.options): content warning, visibility, poll, thread…
+    options = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["post", "channel"], name="one_variant_per_channel")]

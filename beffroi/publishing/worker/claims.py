@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from beffroi.channels.models import Channel
 from beffroi.core.vault import VaultError
-from beffroi.networks.base import ErrorKind, Published, PublishError, PublishJob
+from beffroi.networks.base import ErrorKind, MediaItem, Published, PublishError, PublishJob
 from beffroi.publishing.models import Attempt, Publication
 from beffroi.publishing.states import State, Trigger, check
 
@@ -114,16 +114,19 @@ def _jobs(publication_ids: list[int], now: datetime) -> list[PublishJob]:
     publications = (
         Publication.objects.filter(pk__in=publication_ids)
         .select_related("channel", "channel__organisation", "post")
-        .prefetch_related("post__variants")
+        .prefetch_related("post__variants", "post__media__media")
     )
     jobs = []
     for publication in publications:
-        variant = next((v for v in publication.post.variants.all() if v.channel_id == publication.channel_id), None)
-        channel = publication.channel
+        post, channel = publication.post, publication.channel
+        variant = next((v for v in post.variants.all() if v.channel_id == channel.pk), None)
         try:
             credentials = channel.credentials
         except VaultError:
             credentials = {"_unreadable": True}
+        options = {"link": post.link, "first_comment": post.first_comment} if post.link or post.first_comment else {}
+        if variant is not None:
+            options.update(variant.options)
         jobs.append(
             PublishJob(
                 publication_id=publication.pk,
@@ -133,13 +136,36 @@ def _jobs(publication_ids: list[int], now: datetime) -> list[PublishJob]:
                 network=channel.network,
                 config=dict(channel.config),
                 credentials=credentials,
-                text=variant.text if variant and variant.text else publication.post.text,
+                text=variant.text if variant and variant.text else post.text,
                 idempotency_key=publication.idempotency_key,
                 due_at=publication.due_at,
                 claimed_at=now,
+                media=_media_items(post, variant),
+                options=options,
             )
         )
     return jobs
+
+
+def _media_items(post, variant) -> list[MediaItem]:
+    """The variant's own media when it has some, else the post's."""
+    uses = list(post.media.all())
+    own = [use for use in uses if variant is not None and use.variant_id == variant.pk]
+    chosen = own or [use for use in uses if use.variant_id is None]
+    return [
+        MediaItem(
+            kind=use.media.kind,
+            mime_type=use.media.mime_type,
+            size=use.media.size,
+            path=use.media.file.path,
+            url=use.media.public_url,
+            width=use.media.width,
+            height=use.media.height,
+            duration_s=use.media.duration_s,
+            alt_text=use.alt_text,
+        )
+        for use in sorted(chosen, key=lambda use: (use.position, use.pk))
+    ]
 
 
 def extend_leases(worker_id: str, fences: dict[int, int], lease_s: float) -> int:
