@@ -7,6 +7,7 @@ from beffroi.api.api import api
 from beffroi.channels import views as channel_views
 from beffroi.core.views import healthz
 from beffroi.media import views as media_views
+from beffroi.networks.atom.feed import atom_feed
 from beffroi.organisations import views as org_views
 from beffroi.publishing import views as publishing_views
 from beffroi.web import views as web_views
@@ -44,6 +45,7 @@ urlpatterns = [
     path("", org_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("m/<str:token>.<str:extension>", media_views.public_file, name="public_media"),
+    path("feeds/<str:token>.atom", atom_feed, name="atom_feed"),
     path("o/new/", org_views.organisation_new, name="organisation_new"),
     path("o/<slug:slug>/", include(organisation_patterns)),
     path("invitations/<str:token>/", org_views.accept_invitation, name="accept_invitation"),

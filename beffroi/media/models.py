@@ -67,6 +67,22 @@ def public_media_base() -> str:
     return (getattr(settings, "PUBLIC_MEDIA_URL", "") or settings.BASE_URL).rstrip("/")
 
 
+def media_is_public() -> bool:
+    """Whether networks can fetch our media: HTTPS, and a host that is not this machine or a private network."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(public_media_base())
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not host or host == "localhost" or host.endswith((".local", ".localhost")):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." in host
+    return address.is_global
+
+
 class PostMedia(models.Model):
     """A file in a post, in order, with its description. With a variant, it replaces the post's media on that
     variant's channel (a square picture for Instagram, a wide one elsewhere)."""

@@ -44,9 +44,10 @@ def capabilities_for(network: str) -> Capabilities | None:
 
 @cache
 def connectors() -> dict[str, object]:
+    from beffroi.networks.atom.connector import AtomConnector
     from beffroi.networks.mastodon.connector import MastodonConnector
 
-    return {connector.network: connector for connector in (MastodonConnector(),)}
+    return {connector.network: connector for connector in (MastodonConnector(), AtomConnector())}
 
 
 def connector_for(network: str):

@@ -17,7 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from beffroi.channels.models import Channel
-from beffroi.networks.registry import connector_for
+from beffroi.media.inspect import MediaInfo
+from beffroi.media.models import MediaFile, PostMedia, media_is_public, public_media_base
+from beffroi.networks.capabilities import Feature, MediaKind
+from beffroi.networks.registry import capabilities_for, connector_for
+from beffroi.networks.validation import MediaInput, check_post
 from beffroi.organisations.models import Membership
 from beffroi.organisations.roles import Action
 from beffroi.publishing.models import Post, Publication, Variant, fingerprint
@@ -80,6 +84,44 @@ def _check_channels(membership: Membership, channel_ids: Iterable[int]) -> list[
     return [channels[i] for i in ids]
 
 
+def _check_against_networks(
+    channels: list[Channel], texts: dict[int, str], media: list[tuple[MediaFile, str]], options: dict[int, dict]
+) -> None:
+    """Every channel's rules (networks/validation.py), all at once: one message per channel and problem."""
+    inputs = [
+        MediaInput(
+            MediaInfo(item.mime_type, MediaKind(item.kind), item.size, item.width, item.height, item.duration_s),
+            alt_text=alt_text,
+            name=item.original_name,
+        )
+        for item, alt_text in media
+    ]
+    problems = []
+    for channel in channels:
+        capabilities = capabilities_for(channel.network)
+        if capabilities is None:
+            continue
+        result = check_post(
+            capabilities,
+            texts[channel.pk],
+            media=inputs,
+            limit=channel.config.get("max_characters"),
+            content_warning=options.get(channel.pk, {}).get("content_warning", ""),
+        )
+        problems += [f"{channel.display_name} : {error.message}" for error in result.errors]
+        if media and capabilities.media_needs_public_url and not media_is_public():
+            problems.append(
+                _(
+                    "%(name)s: %(network)s fetches pictures and videos from a public HTTPS address, and this "
+                    "Beffroi's media address (%(url)s) is not one. Set BEFFROI_PUBLIC_MEDIA_URL to the public "
+                    "HTTPS address of this server (or of a proxy to it)."
+                )
+                % {"name": channel.display_name, "network": capabilities.label, "url": public_media_base()}
+            )
+    if problems:
+        raise ValidationError({"text": problems})
+
+
 def _target_state(membership: Membership) -> State:
     if membership.can(Action.PUBLISH):
         return State.SCHEDULED
@@ -118,6 +160,10 @@ def create_and_schedule_post(
     zone: str | None = None,
     fold: int | None = None,
     variants: dict[int, str] | None = None,
+    media: list[tuple[MediaFile, str]] | None = None,
+    options: dict[int, dict] | None = None,
+    link: str = "",
+    first_comment: str = "",
 ) -> Post:
     """Writes a post for several channels and schedules it (or submits it for approval, for an editor).
 
@@ -129,11 +175,25 @@ def create_and_schedule_post(
     texts = {c.pk: ((variants or {}).get(c.pk) or text).strip() for c in channels}
     if not all(texts.values()):
         raise ValidationError({"text": _("Write something to publish.")})
+    media = media or []
+    options = options or {}
+    if any(item.organisation_id != membership.organisation_id for item, _alt in media):
+        raise ValidationError({"media": _("Unknown file.")})
+    _check_against_networks(channels, texts, media, options)
     timings = {c.pk: _when(c, local, zone, fold) for c in channels}
-    post = Post.objects.create(organisation=membership.organisation, author=membership.user, text=text.strip())
+    post = Post.objects.create(
+        organisation=membership.organisation,
+        author=membership.user,
+        text=text.strip(),
+        link=link.strip(),
+        first_comment=first_comment.strip(),
+    )
+    for position, (item, alt_text) in enumerate(media):
+        PostMedia.objects.create(post=post, media=item, position=position, alt_text=alt_text.strip())
     for channel in channels:
-        if variants and variants.get(channel.pk):
-            Variant.objects.create(post=post, channel=channel, text=variants[channel.pk].strip())
+        variant_text = (variants or {}).get(channel.pk, "").strip()
+        if variant_text or options.get(channel.pk):
+            Variant.objects.create(post=post, channel=channel, text=variant_text, options=options.get(channel.pk, {}))
         Publication.objects.create(
             post=post,
             channel=channel,
@@ -172,6 +232,52 @@ def cancel_publication(membership: Membership, publication: Publication) -> Publ
         raise PermissionDenied(_("Your role in this organisation does not allow this."))
     try:
         transition(publication, "cancel", Trigger.PERSON, run_at=None)
+    except TransitionRefused as refused:
+        raise ValidationError(_refused_message(str(refused))) from refused
+    return publication
+
+
+def delete_publication(membership: Membership, publication: Publication) -> Publication:
+    """Deletes a published post from its network, then records it as deleted. Where the network cannot delete
+    through its API (Instagram), the person is told to delete it in the app and nothing changes here."""
+    import asyncio
+
+    import httpx
+
+    from beffroi.networks.base import ChannelAccess, PublishError
+
+    if not membership.can(Action.PUBLISH):
+        raise PermissionDenied(_("Your role in this organisation does not allow this."))
+    if publication.state != State.PUBLISHED:
+        raise ValidationError(_("Only a published post can be deleted from its network."))
+    channel = publication.channel
+    connector = connector_for(channel.network)
+    capabilities = capabilities_for(channel.network)
+    if connector is None or capabilities is None or not capabilities.supports(Feature.DELETE):
+        raise ValidationError(
+            _("%(network)s does not let other apps delete a post: delete it in the %(network)s app.")
+            % {"network": channel.get_network_display()}
+        )
+    access = ChannelAccess(channel.pk, channel.network, dict(channel.config), channel.credentials)
+
+    async def call() -> None:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0)) as http:
+            await connector.delete(http, access, publication.remote_id)
+
+    try:
+        asyncio.run(call())
+    except PublishError as error:
+        raise ValidationError(
+            _("%(network)s did not delete the post: %(reason)s")
+            % {"network": channel.get_network_display(), "reason": error.message}
+        ) from error
+    except httpx.HTTPError as error:
+        raise ValidationError(
+            _("%(network)s could not be reached; the post is still online. Try again later.")
+            % {"network": channel.get_network_display()}
+        ) from error
+    try:
+        transition(publication, "delete", Trigger.PERSON)
     except TransitionRefused as refused:
         raise ValidationError(_refused_message(str(refused))) from refused
     return publication

@@ -9,6 +9,7 @@ table): a conditional UPDATE on the current state, so two processes can never bo
                                                      │   └─miss→ missed    └─lose_track (ambiguous)→ unknown
                             unknown ─reconcile_found→ published | ─reconcile_absent→ scheduled (never blind)
                             any state a person may stop ─cancel→ cancelled
+                            published ─delete (on the network first)→ deleted
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class State(models.TextChoices):
     UNKNOWN = "unknown", _("To check")
     MISSED = "missed", _("Missed")
     CANCELLED = "cancelled", _("Cancelled")
+    DELETED = "deleted", _("Deleted from the network")
 
 
 class Trigger(StrEnum):
@@ -74,11 +76,13 @@ TRANSITIONS: dict[str, Transition] = {
         # A person checked on the network that an "unknown" post is (or is not) live.
         _t("confirm_published", S.UNKNOWN, S.PUBLISHED, T.PERSON),
         _t("confirm_absent", S.UNKNOWN, S.SCHEDULED, T.PERSON),
+        # Removed from the network by a person through Beffroi (the connector's delete succeeded first).
+        _t("delete", S.PUBLISHED, S.DELETED, T.PERSON),
     ]
 }
 
 # States a person may no longer change: the post is (or may be) on the network, or being sent.
-LOCKED_FOR_EDITING = frozenset({S.PUBLISHING, S.PUBLISHED, S.UNKNOWN, S.CANCELLED})
+LOCKED_FOR_EDITING = frozenset({S.PUBLISHING, S.PUBLISHED, S.UNKNOWN, S.CANCELLED, S.DELETED})
 
 
 class TransitionRefused(Exception):

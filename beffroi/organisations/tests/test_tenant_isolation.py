@@ -157,6 +157,9 @@ def test_all_url_patterns_are_known():
         "o/new/",
         "o/<slug:slug>/",
         "invitations/<str:token>/",
+        # Public by design, behind unguessable tokens: media networks fetch, Atom feeds (tested in their apps).
+        "m/<str:token>.<str:extension>",
+        "feeds/<str:token>.atom",
         "profile/",
         "language/",
         "accounts/",
