@@ -49,6 +49,7 @@ def atom_feed(request, token: str):
         title=channel.display_name,
         link=settings.BASE_URL + "/",
         description=channel.config.get("subtitle", ""),
+        subtitle=channel.config.get("subtitle") or None,
         feed_url=self_url,
         feed_guid=f"{self_url}",
         author_name=channel.organisation.name,

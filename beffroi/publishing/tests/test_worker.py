@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from beffroi.organisations.models import Membership
 from beffroi.organisations.roles import Role
 from beffroi.publishing.models import Attempt, Post, Publication, fingerprint
 from beffroi.publishing.states import State
+from beffroi.publishing.testing import run_dispatcher_until
 from beffroi.publishing.worker import claims
 from beffroi.publishing.worker.dispatcher import Dispatcher
 from beffroi.simulator import SimulatorServer
@@ -51,23 +51,7 @@ def _schedule(tenant, channels, count: int, *, due=None, text="Post") -> list[Pu
     return publications
 
 
-def _run_until(dispatcher: Dispatcher, done, timeout: float = 30.0) -> None:
-    """Runs the dispatcher until `done()` is true (checked between cycles), then stops it gracefully."""
-
-    async def main():
-        stop = asyncio.Event()
-        task = asyncio.create_task(dispatcher.run(stop))
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.1)
-            if await asyncio.to_thread(done):
-                break
-            if task.done():
-                break
-        stop.set()
-        await task
-
-    asyncio.run(main())
+_run_until = run_dispatcher_until
 
 
 def _states() -> dict[str, int]:
