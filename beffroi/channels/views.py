@@ -23,6 +23,9 @@ def channel_list(request):
     network = request.GET.get("network", "")
     if network:
         channels = channels.filter(network=network)
+    status = request.GET.get("status", "")
+    if status in Channel.Status.values:
+        channels = channels.filter(status=status)
     return render(
         request,
         "channels/channel_list.html",

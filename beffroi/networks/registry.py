@@ -53,3 +53,25 @@ def connectors() -> dict[str, object]:
 def connector_for(network: str):
     """The connector publishing to this network, or None while Beffroi cannot publish there yet."""
     return connectors().get(network)
+
+
+@cache
+def connects() -> dict[str, object]:
+    """How channels of each network are connected (each folder's connect.py)."""
+    from importlib import import_module
+
+    found = {}
+    for network in SUPPORTED:
+        try:
+            module = import_module(f"beffroi.networks.{network}.connect")
+        except ModuleNotFoundError as error:
+            if error.name != f"beffroi.networks.{network}.connect":
+                raise
+            continue
+        if getattr(module, "CONNECT", None) is not None:
+            found[str(network)] = module.CONNECT
+    return found
+
+
+def connect_for(network: str):
+    return connects().get(network)

@@ -27,7 +27,15 @@ def tenancy(request) -> dict:
     if membership is not None:
         organisation = membership.organisation
         current = request.resolver_match.url_name if request.resolver_match else ""
+        from beffroi.channels.models import Channel
+
         context.update(
+            channels_needing_reconnection=list(
+                Channel.objects.visible_to(membership)
+                .filter(status=Channel.Status.NEEDS_RECONNECTION)
+                .only("pk", "display_name", "network")
+            ),
+            can_manage_channels=membership.can(Action.MANAGE_CHANNELS),
             current_organisation=organisation,
             current_membership=membership,
             can_manage_members=membership.can(Action.MANAGE_MEMBERS),

@@ -32,3 +32,6 @@ class AtomConnect:
 
     def refresh(self, access: ChannelAccess, http: httpx.Client) -> ConnectedAccount | None:
         return None
+
+
+CONNECT = AtomConnect()

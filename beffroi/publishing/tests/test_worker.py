@@ -8,7 +8,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from beffroi.channels.health import reconnect_channel
 from beffroi.channels.models import Channel
+from beffroi.networks.base import ConnectedAccount
 from beffroi.networks.mastodon.connector import MastodonConnector
 from beffroi.organisations.models import Membership
 from beffroi.organisations.roles import Role
@@ -131,16 +133,39 @@ def test_side_effect_free_errors_are_retried_with_backoff(tenant_a, mastodon_cha
     assert Attempt.objects.exclude(outcome=Attempt.Outcome.SUCCEEDED).exists()  # some did fail first
 
 
-def test_revoked_token_fails_with_a_clear_message_and_marks_the_channel(tenant_a, mastodon_channels, simulator):
+def test_revoked_token_holds_the_posts_marks_the_channel_and_alerts_its_managers(
+    tenant_a, mastodon_channels, simulator, client_for
+):
     good, revoked = mastodon_channels(simulator.url, count=2)
     revoked.credentials = {"access_token": "revoked-account1"}
     revoked.save()
-    _schedule(tenant_a, [good, revoked], 2)
-    _run_until(Dispatcher(concurrency=4), _all_in(State.PUBLISHED, State.FAILED))
-    assert Publication.objects.get(channel=good).state == State.PUBLISHED  # one channel's failure stays its own
-    failed = Publication.objects.get(channel=revoked)
-    assert failed.state == State.FAILED and "reconnect the channel" in failed.last_error
-    assert Channel.objects.get(pk=revoked.pk).status == Channel.Status.NEEDS_RECONNECTION
+    _schedule(tenant_a, [good, revoked], 4)
+    _run_until(Dispatcher(concurrency=4), lambda: Publication.objects.filter(state=State.PUBLISHED).count() == 2)
+    assert set(Publication.objects.filter(channel=good).values_list("state", flat=True)) == {State.PUBLISHED}
+    # Held, not failed: nothing was sent, and the second post was never tried.
+    held = list(Publication.objects.filter(channel=revoked))
+    assert {p.state for p in held} == {State.SCHEDULED}
+    assert any("reconnect the channel" in p.last_error and p.last_error_code == "unauthorised" for p in held)
+    revoked.refresh_from_db()
+    assert revoked.status == Channel.Status.NEEDS_RECONNECTION and "authorisation" in revoked.status_reason
+    # One e-mail per channel manager (the admin), in their language, saying what is held and where to go.
+    assert [m.to for m in mail.outbox] == [[tenant_a.member(Role.ADMIN).email]]
+    assert "Mastodon 1" in mail.outbox[0].subject and "2" in mail.outbox[0].body
+    assert f"/o/{tenant_a.organisation.slug}/settings/channels/" in mail.outbox[0].body
+    # Shown wherever it matters: a banner on every page of the organisation.
+    page = client_for(tenant_a.member(Role.EDITOR)).get(f"/o/{tenant_a.organisation.slug}/publications/")
+    assert "Mastodon 1" in page.content.decode() and 'role="alert"' in page.content.decode()
+
+    # Reconnecting (a fresh token) releases the held posts; nothing was lost or sent twice.
+    reconnect_channel(
+        revoked,
+        ConnectedAccount(
+            remote_id="m1", display_name="Mastodon 1", config={}, credentials={"access_token": "tok-account1"}
+        ),
+    )
+    _run_until(Dispatcher(concurrency=4), _all_in(State.PUBLISHED))
+    assert simulator.stats()["posts"] == 4 and simulator.stats()["duplicates"] == 0
+    assert len(mail.outbox) == 1
 
 
 def test_rate_limited_channel_pauses_and_goes_out_later(tenant_a, mastodon_channels, simulator, monkeypatch):

@@ -185,7 +185,7 @@ def extend_leases(worker_id: str, fences: dict[int, int], lease_s: float) -> int
 def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
     """Writes results in one transaction; each write is fenced, so a worker whose claim was taken over
     (lease expired) cannot overwrite what happened since. Returns counts by result."""
-    counts = {"published": 0, "retry": 0, "failed": 0, "unknown": 0, "fenced": 0}
+    counts = {"published": 0, "retry": 0, "held": 0, "failed": 0, "unknown": 0, "fenced": 0}
     now = timezone.now()
     with transaction.atomic():
         successes = [o for o in outcomes if o.published is not None]
@@ -251,6 +251,22 @@ def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
                 )
                 attempt.update(outcome=Attempt.Outcome.AMBIGUOUS if moved else Attempt.Outcome.FENCED, **attempt_fields)
                 counts["unknown" if moved else "fenced"] += 1
+            elif error.needs_reconnection:
+                # The network refused the authorisation, so it did not publish: hold the post (back in the queue,
+                # where the claim skips a channel that is not active) until someone reconnects the channel.
+                moved = mine.update(
+                    state=check("retry", Trigger.WORKER).target,
+                    run_at=now,
+                    last_error=error.message,
+                    last_error_code=error.code or "unauthorised",
+                    lease_owner="",
+                    lease_until=None,
+                    updated_at=now,
+                )
+                if moved:
+                    _mark_needs_reconnection(job.channel_id, error.message)
+                attempt.update(outcome=Attempt.Outcome.RETRY if moved else Attempt.Outcome.FENCED, **attempt_fields)
+                counts["held" if moved else "fenced"] += 1
             else:
                 message = error.message
                 if error.kind == ErrorKind.RETRYABLE:
@@ -263,11 +279,20 @@ def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
                     lease_until=None,
                     updated_at=now,
                 )
-                if moved and error.needs_reconnection:
-                    Channel.objects.filter(pk=job.channel_id).update(status=Channel.Status.NEEDS_RECONNECTION)
                 attempt.update(outcome=Attempt.Outcome.FAILED if moved else Attempt.Outcome.FENCED, **attempt_fields)
                 counts["failed" if moved else "fenced"] += 1
     return counts
+
+
+def _mark_needs_reconnection(channel_id: int, reason: str) -> None:
+    """Only the first refusal changes the channel and alerts its admins (level-triggered: no alert storm)."""
+    from beffroi.channels.tasks import notify_channel_needs_reconnection
+
+    changed = Channel.objects.filter(pk=channel_id, status=Channel.Status.ACTIVE).update(
+        status=Channel.Status.NEEDS_RECONNECTION, status_reason=reason[:500], updated_at=timezone.now()
+    )
+    if changed:
+        transaction.on_commit(lambda: notify_channel_needs_reconnection.enqueue(channel_id))
 
 
 def _record_successes(successes: list[Outcome], now: datetime, counts: dict[str, int]) -> None:

@@ -40,6 +40,7 @@ from beffroi.publishing.worker import claims
 log = logging.getLogger("beffroi.worker")
 
 CONNECTIONS_PER_CLIENT = 4
+TOKEN_REFRESH_EVERY_S = 15 * 60.0
 
 # Per channel, whatever the network: bursts of 30, then one every 2 s. Networks' own limits are lower per day.
 DEFAULT_CHANNEL_RATE = Rate(30, 60.0)
@@ -89,6 +90,9 @@ class Dispatcher:
         self._results: asyncio.Queue[claims.Outcome] = asyncio.Queue()
         self._slot_freed = asyncio.Event()
         self._connection_checked = time.monotonic()
+        self._tokens_checked = 0.0  # monotonic time of the last token refresh pass
+        # Token refreshes call networks synchronously: their own thread, never the claims' or the results'.
+        self._maintenance = ThreadPoolExecutor(1, thread_name_prefix="beffroi-maintenance")
 
     async def db(self, function, *args, _executor=None, **kwargs):
         def call():
@@ -164,8 +168,10 @@ class Dispatcher:
                 await self.db(self._forget)
                 await self.db(connections.close_all)  # each database thread's own connection
                 await self.db(connections.close_all, _executor=self._db_results)
+                await self.db(connections.close_all, _executor=self._maintenance)
         self._db.shutdown(wait=True)
         self._db_results.shutdown(wait=True)
+        self._maintenance.shutdown(wait=True)
         log.info("worker stopped", extra={"worker_id": self.worker_id, "published": self.published})
 
     def http_for(self, job: PublishJob) -> httpx.AsyncClient:
@@ -302,6 +308,9 @@ class Dispatcher:
         missed = await self.db(claims.mark_missed)
         if missed:
             await self.db(notify_missed_publications.enqueue, missed)
+        if time.monotonic() - self._tokens_checked > TOKEN_REFRESH_EVERY_S:
+            self._tokens_checked = time.monotonic()
+            await self.db(_refresh_tokens, _executor=self._maintenance)
         reconciled = 0
         jobs = await self.db(claims.unknown_due_for_check, 50)
         if jobs:
@@ -337,6 +346,13 @@ class Dispatcher:
             and timezone.now() - first_attempt_at < connector.idempotency_window - timedelta(minutes=10)
         )
         return await self.db(claims.record_reconciliation, job, found_id=None, idempotent_resend_is_safe=safe)
+
+
+def _refresh_tokens() -> dict[str, int]:
+    from beffroi.channels.health import refresh_expiring_tokens
+
+    with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)) as http:
+        return refresh_expiring_tokens(http)
 
 
 def _first_attempt_at(publication_id: int):
