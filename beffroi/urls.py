@@ -25,6 +25,12 @@ organisation_patterns = [
     path("settings/groups/<int:group_id>/", org_views.group_edit, name="settings_group_edit"),
     path("settings/groups/<int:group_id>/delete/", org_views.group_delete, name="settings_group_delete"),
     path("settings/channels/", channel_views.channel_list, name="settings_channels"),
+    path("settings/channels/connect/", channel_views.channel_connect, name="settings_channel_connect"),
+    path(
+        "settings/channels/connect/<str:state>/",
+        channel_views.channel_connect_choose,
+        name="settings_channel_connect_choose",
+    ),
     path("settings/channels/<int:channel_id>/", channel_views.channel_edit, name="settings_channel_edit"),
     path(
         "settings/channels/<int:channel_id>/<str:verb>/",
@@ -49,6 +55,7 @@ urlpatterns = [
     path("o/new/", org_views.organisation_new, name="organisation_new"),
     path("o/<slug:slug>/", include(organisation_patterns)),
     path("invitations/<str:token>/", org_views.accept_invitation, name="accept_invitation"),
+    path("connect/<str:network>/callback/", channel_views.connect_callback, name="connect_callback"),
     path("profile/", web_views.profile, name="profile"),
     path("language/", web_views.set_language, name="set_language"),
     path("accounts/", include("allauth.urls")),

@@ -110,6 +110,15 @@ CASES = [
     ),
     Case("settings_channels", "get", A.VIEW_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/"),
     Case("settings_channel_edit", "get", A.MANAGE_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/{t.channel.pk}/"),
+    Case("settings_channel_connect", "get", A.MANAGE_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/connect/"),
+    # An unknown step sends the person back to the start (302) when allowed.
+    Case(
+        "settings_channel_connect_choose",
+        "get",
+        A.MANAGE_CHANNELS,
+        lambda t: f"{_slug(t)}/settings/channels/connect/no-such-step/",
+        ok=302,
+    ),
     Case(
         "settings_channel_toggle",
         "post",

@@ -32,6 +32,7 @@ def _ids(tenant: Tenant) -> dict[str, int]:
         "channel_id": tenant.channel.pk,
         "membership_id": tenant.organisation.memberships.get(user=tenant.member(Role.EDITOR)).pk,
         "invitation_id": invitation.pk,
+        "state": "a-connection-started-in-another-session",
     }
 
 
@@ -160,6 +161,8 @@ def test_all_url_patterns_are_known():
         # Public by design, behind unguessable tokens: media networks fetch, Atom feeds (tested in their apps).
         "m/<str:token>.<str:extension>",
         "feeds/<str:token>.atom",
+        # Per person: the organisation is read from the person's own session (channels/connecting.py).
+        "connect/<str:network>/callback/",
         "profile/",
         "language/",
         "accounts/",
