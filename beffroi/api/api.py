@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Field, NinjaAPI, Schema, Status
+from ninja import Field, File, NinjaAPI, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 from ninja.security import django_auth
 
@@ -76,6 +76,11 @@ class PublicationOut(Schema):
     version: int
 
 
+class MediaRef(Schema):
+    id: int
+    alt_text: str = ""
+
+
 class PostIn(Schema):
     text: str
     channel_ids: list[int]
@@ -85,6 +90,46 @@ class PostIn(Schema):
     time_zone: str | None = None
     fold: int | None = Field(None, description="1 = the second occurrence of a time repeated when clocks go back")
     variants: dict[int, str] | None = None
+    media: list[MediaRef] = Field(default_factory=list, description="Files uploaded with POST …/media, in order")
+    options: dict[int, dict] | None = Field(
+        None, description="Per channel: content_warning, visibility, poll, thread, reply_control, instagram_kind…"
+    )
+    link: str = ""
+    first_comment: str = ""
+
+
+class CheckIn(Schema):
+    text: str
+    limit: int | None = Field(None, gt=0, description="The channel's own text limit (a Mastodon instance's)")
+    content_warning: str = ""
+    media: list[MediaRef] = Field(default_factory=list)
+
+
+class ProblemOut(Schema):
+    code: str
+    message: str
+
+
+class CheckOut(Schema):
+    network: str
+    length: int
+    limit: int
+    unit: str
+    ok: bool
+    errors: list[ProblemOut]
+    warnings: list[ProblemOut]
+
+
+class MediaOut(Schema):
+    id: int
+    name: str = Field(alias="original_name")
+    mime_type: str
+    kind: str
+    size: int
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    public_url: str
 
 
 class RescheduleIn(Schema):
@@ -204,8 +249,78 @@ def create_post(request, slug: str, payload: PostIn):
         zone=payload.time_zone,
         fold=payload.fold,
         variants=payload.variants,
+        media=_media(membership, payload.media),
+        options=payload.options,
+        link=payload.link,
+        first_comment=payload.first_comment,
     )
     return Status(201, list(post.publications.all()))
+
+
+def _media(membership: Membership, refs: list[MediaRef]) -> list:
+    from beffroi.media.models import MediaFile
+
+    found = MediaFile.objects.filter(organisation=membership.organisation, pk__in=[ref.id for ref in refs]).in_bulk()
+    if len(found) != len({ref.id for ref in refs}):
+        raise HttpError(422, "Unknown file.")
+    return [(found[ref.id], ref.alt_text) for ref in refs]
+
+
+@api.get("/networks", auth=None)
+def list_networks(request):
+    """What each network accepts (text limits and how they are counted, media, threads, polls…)."""
+    from beffroi.networks.registry import all_capabilities
+
+    return [capabilities.as_json() for capabilities in all_capabilities().values()]
+
+
+@api.post("/organisations/{slug}/networks/{network}/check", response=CheckOut)
+def check_post(request, slug: str, network: str, payload: CheckIn):
+    """Checks a post against a network's rules: the same validator as the composer and `beffroi check`."""
+    from beffroi.media.inspect import MediaInfo
+    from beffroi.networks.capabilities import MediaKind
+    from beffroi.networks.registry import capabilities_for
+    from beffroi.networks.validation import MediaInput
+    from beffroi.networks.validation import check_post as check
+
+    membership = _membership(request, slug, Action.COMPOSE)
+    capabilities = capabilities_for(network)
+    if capabilities is None:
+        raise HttpError(404, "Unknown network.")
+    media = [
+        MediaInput(
+            MediaInfo(item.mime_type, MediaKind(item.kind), item.size, item.width, item.height, item.duration_s),
+            alt_text=alt,
+            name=item.original_name,
+        )
+        for item, alt in _media(membership, payload.media)
+    ]
+    result = check(
+        capabilities, payload.text, media=media, limit=payload.limit, content_warning=payload.content_warning
+    )
+    return result.as_json()
+
+
+@api.post("/organisations/{slug}/media", response={201: MediaOut})
+def upload_media(request, slug: str, file: UploadedFile | None = File(None)):  # noqa: B008 — ninja's style
+    """Uploads a picture or a video (checked from its bytes; the same file twice is stored once)."""
+    from beffroi.media.services import UploadRefused, store_upload
+
+    membership = _membership(request, slug, Action.COMPOSE)  # first: another organisation's slug is a 404
+    if file is None:
+        raise HttpError(422, "Send the file as multipart form data, in the field `file`.")
+    try:
+        media = store_upload(membership.organisation, file, uploaded_by=request.user, name=file.name or "")
+    except UploadRefused as refused:
+        raise HttpError(422, str(refused)) from refused
+    return Status(201, media)
+
+
+@api.post("/organisations/{slug}/publications/{publication_id}/delete", response=PublicationOut)
+def delete_from_network(request, slug: str, publication_id: int):
+    """Deletes a published post from its network (where the network allows it)."""
+    membership = _membership(request, slug, Action.PUBLISH)
+    return _service_call(publishing.delete_publication, membership, _publication(membership, publication_id))
 
 
 @api.get("/organisations/{slug}/publications", response=list[PublicationOut])

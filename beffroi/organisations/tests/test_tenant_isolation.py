@@ -33,6 +33,7 @@ def _ids(tenant: Tenant) -> dict[str, int]:
         "membership_id": tenant.organisation.memberships.get(user=tenant.member(Role.EDITOR)).pk,
         "invitation_id": invitation.pk,
         "state": "a-connection-started-in-another-session",
+        "network": "bluesky",
     }
 
 
