@@ -194,6 +194,10 @@ MEDIA_ROOT = DATA_DIR / "media"
 # Where networks that fetch media themselves (Instagram, Facebook) download them: must be public HTTPS.
 PUBLIC_MEDIA_URL = os.environ.get("BEFFROI_PUBLIC_MEDIA_URL", "").rstrip("/")
 MAX_UPLOAD_MB = int(os.environ.get("BEFFROI_MAX_UPLOAD_MB", "200"))
+# Connecting to a server a person types (a Mastodon instance, a Bluesky PDS) on a private or local address is
+# refused (SSRF) unless DEBUG or these are set: for a network's own test server, or an intranet instance.
+MASTODON_ALLOW_PRIVATE_INSTANCES = os.environ.get("BEFFROI_ALLOW_PRIVATE_SERVERS", "") == "1"
+BLUESKY_ALLOW_PRIVATE_SERVICES = MASTODON_ALLOW_PRIVATE_INSTANCES
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # E-mail: printed on the console unless an SMTP host is configured (Django 6.1 MAILERS).

@@ -10,8 +10,10 @@ Idempotent: what exists is left as it is, what is missing is created. Later work
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from beffroi.accounts.models import User
 from beffroi.channels.models import Channel
@@ -191,6 +193,7 @@ def _organisation(spec: dict) -> Organisation:
             defaults={"level": level, "parent": groups.get(parent) if parent else None},
         )
     for network, display_name, handle, group, status, zone in spec["channels"]:
+        remote_id = f"demo-{network}-{handle.strip('@').split('@')[0]}"
         Channel.objects.get_or_create(
             organisation=organisation,
             network=network,
@@ -200,10 +203,47 @@ def _organisation(spec: dict) -> Organisation:
                 "group": groups[group],
                 "status": status,
                 "time_zone": zone,
-                "remote_id": f"demo-{network}-{handle.strip('@').split('@')[0]}",
+                "remote_id": remote_id,
+                # The Atom feed is the one channel that truly publishes offline: its address is public.
+                "config": {"feed_token": remote_id, "subtitle": "Les nouvelles des centres sociaux"}
+                if network == Network.ATOM
+                else {},
             },
         )
     return organisation
+
+
+# Posts on the demo's Atom feed: two go out as soon as the worker starts, one a little later, one tomorrow.
+ATOM_POSTS = [
+    (timedelta(0), "Bienvenue sur le fil d'actualités du réseau des centres sociaux du Bassin minier !"),
+    (
+        timedelta(0),
+        "Atelier numérique gratuit jeudi à 14 h au centre social de Valenciennes : créer sa boîte mail, "
+        "faire ses démarches en ligne. Inscription à l'accueil. #numérique #inclusion",
+    ),
+    (timedelta(minutes=15), "Rappel : la fête de quartier de Denain, c'est samedi de 11 h à 18 h. Venez nombreux !"),
+    (timedelta(days=1), "Assemblée générale du réseau : l'ordre du jour est en ligne sur notre site."),
+]
+
+
+def _demo_posts(organisation: Organisation, admin: User) -> None:
+    from beffroi.publishing.models import Post, Publication, fingerprint
+    from beffroi.publishing.states import State
+
+    feed = Channel.objects.filter(organisation=organisation, network=Network.ATOM).first()
+    if feed is None or Publication.objects.filter(channel=feed).exists():
+        return
+    now = timezone.now()
+    for delay, text in ATOM_POSTS:
+        post = Post.objects.create(organisation=organisation, author=admin, text=text)
+        Publication.objects.create(
+            post=post,
+            channel=feed,
+            state=State.SCHEDULED,
+            due_at=now + delay,
+            run_at=now + delay,
+            content_fingerprint=fingerprint(text),
+        )
 
 
 @transaction.atomic
@@ -226,4 +266,6 @@ def load_demo() -> list[DemoPerson]:
             membership.groups.set(PageGroup.objects.filter(organisation=bassin, name__in=person.scope))
         if person.also_quebec:
             Membership.objects.get_or_create(organisation=quebec, user=user, defaults={"role": person.role})
+    admin = Membership.objects.filter(organisation=bassin, role=Role.ADMIN).select_related("user").first()
+    _demo_posts(bassin, admin.user if admin else None)
     return PEOPLE

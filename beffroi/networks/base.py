@@ -120,6 +120,16 @@ class PublishError(Exception):
         return f"{self.kind}: {self.message}"
 
 
+class ConnectError(ValueError):
+    """Connecting a channel failed in a way the person can act on; `message` is English, translated when shown
+    (each network's connect.py keeps its messages by `code`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class Connector(Protocol):
     network: ClassVar[str]
     capabilities: ClassVar[Capabilities]
@@ -143,6 +153,9 @@ class Connector(Protocol):
     async def delete(self, http: httpx.AsyncClient, access: ChannelAccess, remote_id: str) -> None:
         """Deletes a published post; raises PublishError (PERMANENT where the network cannot)."""
         ...
+
+    # Optional: `refreshed_credentials(access) -> dict | None` — credentials the connector renewed during a call
+    # (a refreshed session); the engine stores them, encrypted, with the outcome.
 
 
 class Connect(Protocol):

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from beffroi.core.ratelimit import Rate
 from beffroi.networks.atom.capabilities import CAPABILITIES
-from beffroi.networks.base import ChannelAccess, Published, PublishJob, RemotePost
+from beffroi.networks.base import ChannelAccess, ErrorKind, Published, PublishError, PublishJob, RemotePost
 from beffroi.networks.capabilities import Capabilities
 
 ENTRY_NAMESPACE = uuid.UUID("6f1d3a52-2b7e-4c1e-9a55-3b0f2d9c8e01")
@@ -42,8 +42,11 @@ class AtomConnector:
         return None
 
     async def publish(self, http: httpx.AsyncClient, job: PublishJob) -> Published:
+        token = job.config.get("feed_token")
+        if not token:
+            raise PublishError(ErrorKind.PERMANENT, "This feed has no public address: reconnect it.", code="no_feed")
         identifier = entry_id(job.idempotency_key)
-        url = f"{feed_url(job.config['feed_token'])}#{identifier.rsplit(':', 1)[1]}"
+        url = f"{feed_url(token)}#{identifier.rsplit(':', 1)[1]}"
         return Published(remote_id=identifier, url=url, request=f"Atom entry {identifier}", response_status=None)
 
     async def recent_posts(self, http: httpx.AsyncClient, access: ChannelAccess) -> list[RemotePost]:

@@ -40,6 +40,7 @@ class Outcome:
     published: Published | None = None
     error: PublishError | None = None
     finished_at: datetime | None = None
+    credentials: dict | None = None  # renewed by the connector during the call: to store
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -188,6 +189,7 @@ def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
     counts = {"published": 0, "retry": 0, "held": 0, "failed": 0, "unknown": 0, "fenced": 0}
     now = timezone.now()
     with transaction.atomic():
+        _store_renewed_credentials(outcomes)
         successes = [o for o in outcomes if o.published is not None]
         if successes:
             _record_successes(successes, now, counts)
@@ -282,6 +284,14 @@ def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
                 attempt.update(outcome=Attempt.Outcome.FAILED if moved else Attempt.Outcome.FENCED, **attempt_fields)
                 counts["failed" if moved else "fenced"] += 1
     return counts
+
+
+def _store_renewed_credentials(outcomes: list[Outcome]) -> None:
+    """Renewed sessions reach the database, so another worker (or a restart) does not log in again."""
+    renewed = {o.job.channel_id: o.credentials for o in outcomes if o.credentials}
+    for channel in Channel.objects.filter(pk__in=renewed).select_for_update():
+        channel.store_credentials(renewed[channel.pk])
+        channel.save(update_fields=["credentials_encrypted", "updated_at"])
 
 
 def _mark_needs_reconnection(channel_id: int, reason: str) -> None:

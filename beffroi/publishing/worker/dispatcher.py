@@ -210,6 +210,10 @@ class Dispatcher:
             self.calling -= 1
             self._start_ready()
             self._slot_freed.set()
+        connector = connector_for(job.network)
+        renewed = getattr(connector, "refreshed_credentials", None)
+        if renewed is not None:
+            outcome.credentials = renewed(job)
         outcome.finished_at = timezone.now()
         await self._results.put(outcome)
 
