@@ -94,8 +94,10 @@ def _connect_http():
 def _connect_error_message(error: Exception) -> str:
     import httpx
 
-    from beffroi.networks.base import PublishError
+    from beffroi.networks.base import ConnectError, PublishError
 
+    if isinstance(error, ConnectError):
+        return error.localized()
     if isinstance(error, PublishError):
         return error.message
     if isinstance(error, httpx.HTTPError):

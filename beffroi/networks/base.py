@@ -124,10 +124,24 @@ class ConnectError(ValueError):
     """Connecting a channel failed in a way the person can act on; `message` is English, translated when shown
     (each network's connect.py keeps its messages by `code`)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, template: str = "", params: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.template = template or message
+        self.params = params or {}
+
+    @classmethod
+    def of(cls, code: str, template: str, **params: Any) -> ConnectError:
+        """From an English template marked with gettext_noop: the message in English (logs, tests) and
+        `localized()` in the viewer's language."""
+        return cls(code, template % params if params else template, template=template, params=params)
+
+    def localized(self) -> str:
+        from django.utils.translation import gettext
+
+        translated = gettext(self.template)
+        return translated % self.params if self.params else translated
 
 
 class Connector(Protocol):

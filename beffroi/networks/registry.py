@@ -45,9 +45,10 @@ def capabilities_for(network: str) -> Capabilities | None:
 @cache
 def connectors() -> dict[str, object]:
     from beffroi.networks.atom.connector import AtomConnector
+    from beffroi.networks.bluesky.connector import BlueskyConnector
     from beffroi.networks.mastodon.connector import MastodonConnector
 
-    return {connector.network: connector for connector in (MastodonConnector(), AtomConnector())}
+    return {connector.network: connector for connector in (MastodonConnector(), AtomConnector(), BlueskyConnector())}
 
 
 def connector_for(network: str):

@@ -6,17 +6,28 @@ Fidelity notes (what a real instance does that the connector must cope with):
 - The character limit counts a URL as 23 characters and the spoiler text too; text is stripped first.
 - An Idempotency-Key is remembered per account for an hour; the replay answers the first status.
 - Rate limits are fixed windows like Rack::Attack's, with X-RateLimit-* headers on every answer.
+- Media (POST /api/v2/media, multipart): a picture is processed at once (200 with its `url`); a video or a GIF
+  answers 202 with `url: null`, and GET /api/v1/media/:id answers 206 until `media_processing_s` has passed. A
+  status naming an unfinished media is refused with Mastodon's 422. Unknown media ids are still accepted (tests
+  attach made-up ids), media of another account or already attached are refused.
+- OAuth: apps registered with POST /api/v1/apps; GET /oauth/authorize approves at once (as `login_as`, or refuses
+  with `deny=1`) and redirects with a code; POST /oauth/token checks the client, the redirect URI and the PKCE
+  verifier and answers `tok-<username>`. Validation messages of media and polls follow Mastodon's English
+  locale as closely as known; the recorded cassettes in networks/mastodon/tests/cassettes are the reference.
 """
 
 from __future__ import annotations
 
+import base64
 import bisect
 import hashlib
 import re
+import secrets
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from beffroi.simulator.server import (
     Handler,
@@ -33,6 +44,24 @@ VISIBILITIES = ("public", "unlisted", "private", "direct")
 MAX_MEDIA_ATTACHMENTS = 4
 CHARACTERS_RESERVED_PER_URL = 23
 DEFAULT_LIMIT, MAX_LIMIT = 20, 40
+SUPPORTED_MIME_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/heic",
+    "image/heif",
+    "image/webp",
+    "image/avif",
+    "video/webm",
+    "video/mp4",
+    "video/quicktime",
+)
+IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
+VIDEO_SIZE_LIMIT = 99 * 1024 * 1024
+DESCRIPTION_LIMIT = 1500
+POLL_MAX_OPTIONS, POLL_MAX_CHARACTERS_PER_OPTION = 4, 50
+POLL_MIN_EXPIRATION, POLL_MAX_EXPIRATION = 300, 2629746
+NOT_PROCESSED = "Cannot attach files that have not finished processing. Try again in a moment!"
 ACCOUNT_CREATED_AT = "2024-01-01T00:00:00.000Z"  # fixed: the same answers from run to run
 # Rails' ActiveModel::Type::Boolean: these are false, any other non-blank value is true.
 FALSE_VALUES = {"0", "f", "F", "false", "FALSE", "False", "off", "OFF", "Off"}
@@ -203,6 +232,103 @@ def nest_params(pairs: list[tuple[str, str]], into: dict[str, Any] | None = None
     return params
 
 
+@dataclass(slots=True)
+class UploadedFile:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+_DISPOSITION_RE = re.compile(r'(\w+)="([^"]*)"')
+
+
+def parse_multipart(body: bytes, content_type: str) -> list[tuple[str, Any]] | None:
+    """multipart/form-data → (name, value) pairs, a file part as an UploadedFile; None when malformed."""
+    found = re.search(r'boundary="?([^";]+)"?', content_type)
+    if found is None:
+        return None
+    delimiter = b"--" + found.group(1).encode("latin-1")
+    pairs: list[tuple[str, Any]] = []
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):  # the closing delimiter
+            break
+        part = part.removeprefix(b"\r\n").removesuffix(b"\r\n")
+        head, separator, content = part.partition(b"\r\n\r\n")
+        if not separator:
+            return None
+        headers = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        attributes = dict(_DISPOSITION_RE.findall(headers.get("content-disposition", "")))
+        if "name" not in attributes:
+            return None
+        if "filename" in attributes:
+            file = UploadedFile(
+                attributes["filename"], headers.get("content-type", "application/octet-stream"), content
+            )
+            pairs.append((attributes["name"], file))
+        else:
+            pairs.append((attributes["name"], content.decode("utf-8", "replace")))
+    return pairs
+
+
+@dataclass(slots=True)
+class Media:
+    id: str
+    account: Account
+    kind: str  # image, video, gifv
+    mime_type: str
+    size: int
+    description: str | None
+    ready_at: float
+    base_url: str
+    status_id: int | None = None
+
+    def ready(self, now: float) -> bool:
+        return now >= self.ready_at
+
+    def as_json(self, now: float) -> dict[str, Any]:
+        extension = self.mime_type.split("/")[-1].replace("jpeg", "jpg").replace("quicktime", "mov")
+        path = f"{self.base_url}/system/media_attachments/files/{self.id}"
+        if self.kind == "gifv":
+            extension = "mp4"  # Mastodon turns GIFs into silent videos
+        return {
+            "id": self.id,
+            "type": self.kind,
+            "url": f"{path}/original/file.{extension}" if self.ready(now) else None,
+            "preview_url": f"{path}/small/file.jpg",
+            "remote_url": None,
+            "preview_remote_url": None,
+            "text_url": None,
+            "meta": {},
+            "description": self.description,
+            "blurhash": None,
+        }
+
+
+@dataclass(slots=True)
+class App:
+    id: str
+    name: str
+    website: str | None
+    scopes: list[str]
+    redirect_uris: list[str]
+    client_id: str
+    client_secret: str
+
+
+@dataclass(slots=True)
+class Grant:
+    client_id: str
+    redirect_uri: str
+    scopes: str
+    code_challenge: str
+    code_challenge_method: str
+    username: str
+    expires_at: float
+
+
 def account_id_for(username: str) -> str:
     """Stable across runs and resets: a 56-bit number from the name, as a string like Mastodon's ids."""
     return str(int.from_bytes(hashlib.blake2b(username.encode(), digest_size=7).digest(), "big") or 1)
@@ -269,6 +395,7 @@ class Status:
     base_url: str
     record: PostRecord | None = None
     deleted: bool = False
+    media_json: list[dict[str, Any]] | None = None  # uploaded media as answered; None: made-up ids
 
     @property
     def url(self) -> str:
@@ -301,7 +428,9 @@ class Status:
             "reblog": None,
             "application": {"name": "Beffroi simulator", "website": None},
             "account": self.account.as_json(base),
-            "media_attachments": [
+            "media_attachments": self.media_json
+            if self.media_json is not None
+            else [
                 {
                     "id": media_id,
                     "type": "image",
@@ -365,9 +494,17 @@ class MastodonNetwork(Network):
         self.windows: dict[str, list[int]] = {}  # token → [window number, requests in it]
         self.last_id = 0
         self.replays = 0
+        self.media: dict[str, Media] = {}
+        self.apps: dict[str, App] = {}  # by client_id
+        self.grants: dict[str, Grant] = {}  # authorisation codes not yet exchanged
 
     def stats(self) -> dict[str, Any]:
-        return {"accounts": len(self.accounts), "idempotent_replays": self.replays}
+        return {
+            "accounts": len(self.accounts),
+            "idempotent_replays": self.replays,
+            "media": len(self.media),
+            "apps": len(self.apps),
+        }
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -379,6 +516,11 @@ class MastodonNetwork(Network):
             ("GET", "/api/v1/accounts/:id", self.get_account),
             ("GET", "/api/v2/instance", self.instance_v2),
             ("GET", "/api/v1/instance", self.instance_v1),
+            ("POST", "/api/v2/media", self.post_media),
+            ("GET", "/api/v1/media/:id", self.get_media),
+            ("POST", "/api/v1/apps", self.register_app),
+            ("GET", "/oauth/authorize", self.authorize),
+            ("POST", "/oauth/token", self.token),
         ]
 
     # Accounts and tokens -----------------------------------------------------------------------------------
@@ -461,7 +603,10 @@ class MastodonNetwork(Network):
                     return error_response(400, "Error occurred while parsing request parameters")
                 params.update(data)
             elif "multipart/form-data" in content_type:
-                return error_response(415, "The simulator takes form-encoded or JSON bodies")
+                pairs = parse_multipart(request.body, content_type)
+                if pairs is None:
+                    return error_response(400, "Error occurred while parsing request parameters")
+                nest_params(pairs, into=params)
             else:
                 from urllib.parse import parse_qsl
 
@@ -509,6 +654,10 @@ class MastodonNetwork(Network):
         media_ids = [str(media_id) for media_id in media_ids if str(media_id)]
         if len(media_ids) > MAX_MEDIA_ATTACHMENTS:
             return error_response(422, f"Cannot attach more than {MAX_MEDIA_ATTACHMENTS} files", headers)
+        uploaded = self._attachable_media(account, media_ids, now)
+        if isinstance(uploaded, Response):
+            uploaded.headers.extend(headers)
+            return uploaded
         visibility = str(params.get("visibility") or "public")
         if visibility not in VISIBILITIES:
             return error_response(422, "Validation failed: Visibility is not included in the list", headers)
@@ -528,6 +677,10 @@ class MastodonNetwork(Network):
             if in_reply_to is None or in_reply_to.deleted:
                 return error_response(404, "The post you are trying to reply to does not appear to exist.", headers)
         poll = params.get("poll")
+        if poll is not None:
+            refused = self._check_poll(poll)
+            if refused is not None:
+                return error_response(422, refused, headers)
         language = params.get("language") or None
         status_id = self._next_id(now)
         created_at = (status_id >> 16) / 1000
@@ -548,6 +701,14 @@ class MastodonNetwork(Network):
             tags=tags,
             base_url=simulator.public_url,
         )
+        if uploaded:
+            status.media_json = [
+                media.as_json(now) if media is not None else _made_up_media(media_id, simulator.public_url)
+                for media_id, media in zip(media_ids, uploaded, strict=True)
+            ]
+            for media in uploaded:
+                if media is not None:
+                    media.status_id = status_id
         self.statuses[status_id] = status
         account.statuses.append(status)
         account.status_ids.append(status_id)
@@ -631,6 +792,220 @@ class MastodonNetwork(Network):
             status.record.deleted = True
             status.record.deleted_at = time.time()
         return json_response(status.as_json(with_source=True), 200, headers)
+
+    def _attachable_media(self, account: Account, media_ids: list[str], now: float) -> list[Media | None] | Response:
+        """The uploaded media a status names (None for made-up ids), or Mastodon's 422."""
+        found = [self.media.get(media_id) for media_id in media_ids]
+        missing = [
+            media_id
+            for media_id, media in zip(media_ids, found, strict=True)
+            if media is not None and (media.account is not account or media.status_id is not None)
+        ]
+        if missing:
+            return error_response(422, f"Media {', '.join(missing)} not found or already attached to another post")
+        known = [media for media in found if media is not None]
+        if any(not media.ready(now) for media in known):
+            return error_response(422, NOT_PROCESSED)
+        videos = sum(1 for media in known if media.kind != "image")
+        if videos and len(media_ids) > 1:
+            return error_response(422, "Cannot attach a video to a post that already contains images")
+        return found
+
+    def _check_poll(self, poll: Any) -> str | None:
+        """Mastodon's PollValidator, as far as a connector can trip it."""
+        if not isinstance(poll, dict):
+            return "Validation failed: Poll is invalid"
+        options = poll.get("options") or []
+        if not isinstance(options, list):
+            options = [options]
+        if len(options) < 2:
+            return "Validation failed: Poll options must have more than one item"
+        if len(options) > POLL_MAX_OPTIONS:
+            return f"Validation failed: Poll options can't contain more than {POLL_MAX_OPTIONS} items"
+        if any(len(str(option)) > POLL_MAX_CHARACTERS_PER_OPTION for option in options):
+            limit = POLL_MAX_CHARACTERS_PER_OPTION
+            return f"Validation failed: Poll options cannot be longer than {limit} characters each"
+        try:
+            expires_in = float(poll.get("expires_in"))
+        except (TypeError, ValueError):
+            return "Validation failed: Poll expires at can't be blank"
+        if expires_in < POLL_MIN_EXPIRATION:
+            return "Validation failed: Poll expires at is too soon"
+        if expires_in > POLL_MAX_EXPIRATION:
+            return "Validation failed: Poll expires at is too far into the future"
+        return None
+
+    # Media -------------------------------------------------------------------------------------------------
+
+    def post_media(self, request: Request) -> Response:
+        account, early, headers = self._guard(request, auth_required=True)
+        if early is not None:
+            return early
+        assert account is not None and request.knobs is not None
+        params = self._params(request)
+        if isinstance(params, Response):
+            return params
+        upload = params.get("file")
+        if not isinstance(upload, UploadedFile):
+            return error_response(422, "Validation failed: File can't be blank", headers)
+        mime_type = upload.content_type.split(";")[0].strip().lower()
+        if mime_type not in SUPPORTED_MIME_TYPES:
+            return error_response(422, "Validation failed: File content type is invalid, File is invalid", headers)
+        is_image = mime_type.startswith("image/")
+        limit = IMAGE_SIZE_LIMIT if is_image else VIDEO_SIZE_LIMIT
+        if len(upload.data) > limit:
+            return error_response(
+                422, f"Validation failed: File file size must be less than {limit // (1024 * 1024)} MB", headers
+            )
+        description = str(params.get("description") or "") or None
+        if description and len(description) > DESCRIPTION_LIMIT:
+            return error_response(
+                422, f"Validation failed: Description is too long (maximum is {DESCRIPTION_LIMIT} characters)", headers
+            )
+        now = time.time()
+        kind = "gifv" if mime_type == "image/gif" else "image" if is_image else "video"
+        # Pictures are processed during the request; videos and GIFs (turned into videos) later.
+        delayed = kind != "image"
+        media = Media(
+            id=str(self._next_id(now)),
+            account=account,
+            kind=kind,
+            mime_type=mime_type,
+            size=len(upload.data),
+            description=description,
+            ready_at=now + request.knobs.media_processing_s if delayed else now,
+            base_url=self.simulator.public_url,
+        )
+        self.media[media.id] = media
+        return json_response(media.as_json(now), 202 if delayed else 200, headers)
+
+    def get_media(self, request: Request) -> Response:
+        account, early, headers = self._guard(request, auth_required=True)
+        if early is not None:
+            return early
+        media = self.media.get(request.path_params["id"])
+        if media is None or media.account is not account:
+            return error_response(404, "Record not found", headers)
+        now = time.time()
+        return json_response(media.as_json(now), 200 if media.ready(now) else 206, headers)
+
+    # OAuth -------------------------------------------------------------------------------------------------
+
+    def register_app(self, request: Request) -> Response:
+        params = self._params(request)
+        if isinstance(params, Response):
+            return params
+        name = str(params.get("client_name") or "").strip()
+        uris = params.get("redirect_uris") or []
+        uris = [str(uri) for uri in uris] if isinstance(uris, list) else str(uris).split()
+        if not name:
+            return error_response(422, "Validation failed: Application name can't be blank")
+        if not uris:
+            return error_response(422, "Validation failed: Redirect URI can't be blank")
+        scopes = str(params.get("scopes") or "read").split()
+        app = App(
+            id=str(len(self.apps) + 1),
+            name=name,
+            website=str(params.get("website") or "") or None,
+            scopes=scopes,
+            redirect_uris=uris,
+            client_id=secrets.token_urlsafe(32),
+            client_secret=secrets.token_urlsafe(32),
+        )
+        self.apps[app.client_id] = app
+        return json_response(
+            {
+                "id": app.id,
+                "name": app.name,
+                "website": app.website,
+                "scopes": app.scopes,
+                "redirect_uris": app.redirect_uris,
+                "vapid_key": "",
+                "redirect_uri": "\n".join(app.redirect_uris),
+                "client_id": app.client_id,
+                "client_secret": app.client_secret,
+                "client_secret_expires_at": 0,
+            }
+        )
+
+    def authorize(self, request: Request) -> Response:
+        """The consent page, approved (or refused with deny=1) at once, as the account `login_as`."""
+        app = self.apps.get(request.query("client_id") or "")
+        redirect_uri = request.query("redirect_uri") or ""
+        if app is None:
+            return error_response(401, "Client authentication failed due to unknown client.")
+        if redirect_uri not in app.redirect_uris:
+            return error_response(400, "The redirect uri included is not valid.")
+        state = request.query("state")
+        if request.query("deny"):
+            answer = {
+                "error": "access_denied",
+                "error_description": "The resource owner or authorization server denied the request.",
+            }
+        else:
+            code = secrets.token_urlsafe(32)
+            self.grants[code] = Grant(
+                client_id=app.client_id,
+                redirect_uri=redirect_uri,
+                scopes=request.query("scope") or "read",
+                code_challenge=request.query("code_challenge") or "",
+                code_challenge_method=request.query("code_challenge_method") or "plain",
+                username=re.sub(r"[^\w-]", "_", request.query("login_as") or "simulated"),
+                expires_at=time.time() + 600,
+            )
+            answer = {"code": code}
+        if state is not None:
+            answer["state"] = state
+        separator = "&" if "?" in redirect_uri else "?"
+        location = f"{redirect_uri}{separator}{urlencode(answer)}"
+        return Response(302, b"", [("Location", location)], content_type="text/html; charset=utf-8")
+
+    def token(self, request: Request) -> Response:
+        params = self._params(request)
+        if isinstance(params, Response):
+            return params
+        if params.get("grant_type") != "authorization_code":
+            return json_response(
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "The authorization grant type is not supported by the authorization server.",
+                },
+                400,
+            )
+        app = self.apps.get(str(params.get("client_id") or ""))
+        if app is None or app.client_secret != params.get("client_secret"):
+            return json_response(
+                {
+                    "error": "invalid_client",
+                    "error_description": "Client authentication failed due to unknown client, no client "
+                    "authentication included, or unsupported authentication method.",
+                },
+                401,
+            )
+        grant = self.grants.pop(str(params.get("code") or ""), None)
+        if (
+            grant is None
+            or grant.client_id != app.client_id
+            or grant.expires_at < time.time()
+            or grant.redirect_uri != params.get("redirect_uri")
+            or not _pkce_matches(grant, str(params.get("code_verifier") or ""))
+        ):
+            return json_response(
+                {
+                    "error": "invalid_grant",
+                    "error_description": "The provided authorization grant is invalid, expired, revoked, does not "
+                    "match the redirection URI used in the authorization request, or was issued to another client.",
+                },
+                400,
+            )
+        return json_response(
+            {
+                "access_token": f"tok-{grant.username}",
+                "token_type": "Bearer",
+                "scope": grant.scopes,
+                "created_at": int(time.time()),
+            }
+        )
 
     # Accounts ----------------------------------------------------------------------------------------------
 
@@ -789,6 +1164,30 @@ class MastodonNetwork(Network):
                 "rules": [],
             }
         )
+
+
+def _made_up_media(media_id: str, base_url: str) -> dict[str, Any]:
+    return {
+        "id": media_id,
+        "type": "image",
+        "url": f"{base_url}/system/media_attachments/files/{media_id}/original/image.png",
+        "preview_url": f"{base_url}/system/media_attachments/files/{media_id}/small/image.png",
+        "remote_url": None,
+        "preview_remote_url": None,
+        "text_url": None,
+        "meta": {},
+        "description": None,
+        "blurhash": None,
+    }
+
+
+def _pkce_matches(grant: Grant, verifier: str) -> bool:
+    if not grant.code_challenge:
+        return True  # no PKCE asked at authorisation
+    if grant.code_challenge_method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == grant.code_challenge
+    return verifier == grant.code_challenge
 
 
 def _int(value: str | None) -> int | None:

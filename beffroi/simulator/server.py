@@ -56,6 +56,7 @@ class Knobs:
     rate_window_s: float = 300.0
     max_characters: int = 500
     idempotency_ttl_s: float = 3600.0  # how long a network remembers an Idempotency-Key
+    media_processing_s: float = 0.0  # how long an uploaded video stays "processing" (202, then 206)
     seed: int | None = None
     revoked_tokens: set[str] = field(default_factory=set)
     # Per-account knobs, by account name (Mastodon: the username): {"alice": {"error_rate": 1.0}}.
@@ -74,7 +75,7 @@ def _checked(name: str, value: Any) -> Any:
         value = float(value)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be between 0 and 1")
-    elif name in ("latency_ms", "jitter_ms", "stall_s", "rate_window_s", "idempotency_ttl_s"):
+    elif name in ("latency_ms", "jitter_ms", "stall_s", "rate_window_s", "idempotency_ttl_s", "media_processing_s"):
         value = float(value)
         if value < 0 or (name == "rate_window_s" and value == 0):
             raise ValueError(f"{name} must be positive")
@@ -328,9 +329,10 @@ class PostRecord:
 
 
 def default_networks() -> list[type[Network]]:
+    from beffroi.simulator.bluesky import BlueskyNetwork
     from beffroi.simulator.mastodon import MastodonNetwork
 
-    return [MastodonNetwork]
+    return [MastodonNetwork, BlueskyNetwork]
 
 
 class Simulator:

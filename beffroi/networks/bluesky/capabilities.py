@@ -11,6 +11,8 @@ CAPABILITIES = Capabilities(
     media=(
         # uploadBlob accepts images up to 1,000,000 bytes for a post embed.
         MediaRule(MediaKind.IMAGE, ("image/jpeg", "image/png", "image/webp", "image/gif"), max_bytes=1_000_000),
+        # What Bluesky accepts. Beffroi's connector cannot publish videos yet (they go through the video service,
+        # app.bsky.video.uploadVideo, which the local test network lacks): it refuses them with "video_unsupported".
         MediaRule(MediaKind.VIDEO, ("video/mp4",), max_bytes=100 * MB, max_duration_s=180),
     ),
     max_media=4,
