@@ -140,7 +140,10 @@ class Publication(models.Model):
     def error_message(self) -> str:
         """The last error in the viewer's language when Beffroi knows it, else as the network said it."""
         known = ERROR_MESSAGES.get(self.last_error_code)
-        return str(known) if known else self.last_error
+        if known:
+            return str(known)
+        lead = ERROR_LEADS.get(self.last_error_code)
+        return f"{lead} {self.last_error}" if lead else self.last_error
 
 
 class Attempt(models.Model):
@@ -199,4 +202,24 @@ ERROR_MESSAGES = {
     "ConnectError": _("The network could not be reached; nothing was sent. Trying again."),
     "ConnectTimeout": _("The network could not be reached; nothing was sent. Trying again."),
     "ReadTimeout": _("The network did not answer in time; the post may or may not be published. Checking."),
+    "unreachable": _("The network could not be reached; nothing was sent. Trying again."),
+    "no_answer": _("The network did not answer in time; the post may or may not be published. Checking."),
+    "server_error": _("The network answered with an error; the post may or may not be published. Checking."),
+    "server_error_before_post": _("The network answered with an error before anything was posted. Trying again."),
+    "needs_reconnection": _("The network refused the channel's authorisation: reconnect the channel."),
+    "media_processing": _("The network is still processing a picture or video; nothing was published yet."),
+    "video_unsupported": _("Beffroi cannot publish videos on this network yet."),
+    "no_feed": _("This feed has no public address: reconnect it."),
+    "not_started": _("The worker stopped before sending: the post goes out with the next one."),
+}
+# Codes whose message carries the network's own words (the reason it refused): shown after a translated lead.
+ERROR_LEADS = {
+    "invalid_post": _("The network refused the post:"),
+    "media_refused": _("The network refused a picture or video:"),
+    "media_too_big": _("A picture or video is too big for the network:"),
+    "media_unreadable": _("A picture or video of the post cannot be read on this server:"),
+    "too_many_media": _("Too many pictures or videos for the network:"),
+    "invalid_visibility": _("Unknown visibility:"),
+    "thread_incomplete": _("The thread was only partly published:"),
+    "record_key_taken": _("Another post already uses this post's key on the network:"),
 }

@@ -273,6 +273,13 @@ def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
                 message = error.message
                 if error.kind == ErrorKind.RETRYABLE:
                     message = f"{message} (gave up after {job.attempt} attempts)"
+                # A thread whose first part went out before a later part was refused: say where it is.
+                partly_published = {}
+                if error.extra.get("remote_id"):
+                    partly_published = {
+                        "remote_id": str(error.extra["remote_id"])[:255],
+                        "remote_url": str(error.extra.get("url") or "")[:2000],
+                    }
                 moved = mine.update(
                     state=check("fail", Trigger.WORKER).target,
                     last_error=message,
@@ -280,6 +287,7 @@ def record_outcomes(outcomes: list[Outcome]) -> dict[str, int]:
                     lease_owner="",
                     lease_until=None,
                     updated_at=now,
+                    **partly_published,
                 )
                 attempt.update(outcome=Attempt.Outcome.FAILED if moved else Attempt.Outcome.FENCED, **attempt_fields)
                 counts["failed" if moved else "fenced"] += 1
