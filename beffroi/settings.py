@@ -198,6 +198,13 @@ MAX_UPLOAD_MB = int(os.environ.get("BEFFROI_MAX_UPLOAD_MB", "200"))
 # refused (SSRF) unless DEBUG or these are set: for a network's own test server, or an intranet instance.
 MASTODON_ALLOW_PRIVATE_INSTANCES = os.environ.get("BEFFROI_ALLOW_PRIVATE_SERVERS", "") == "1"
 BLUESKY_ALLOW_PRIVATE_SERVICES = MASTODON_ALLOW_PRIVATE_INSTANCES
+# Meta's Graph API (Facebook Pages, Instagram): the version every call uses, and Beffroi's apps there.
+BEFFROI_GRAPH_API_VERSION = os.environ.get("BEFFROI_GRAPH_API_VERSION", "v24.0")
+BEFFROI_FACEBOOK_APP_ID = os.environ.get("BEFFROI_FACEBOOK_APP_ID", "")
+BEFFROI_FACEBOOK_APP_SECRET = os.environ.get("BEFFROI_FACEBOOK_APP_SECRET", "")
+BEFFROI_FACEBOOK_LOGIN_CONFIG_ID = os.environ.get("BEFFROI_FACEBOOK_LOGIN_CONFIG_ID", "")
+BEFFROI_INSTAGRAM_APP_ID = os.environ.get("BEFFROI_INSTAGRAM_APP_ID", "")
+BEFFROI_INSTAGRAM_APP_SECRET = os.environ.get("BEFFROI_INSTAGRAM_APP_SECRET", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # E-mail: printed on the console unless an SMTP host is configured (Django 6.1 MAILERS).

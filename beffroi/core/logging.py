@@ -15,6 +15,8 @@ _SECRET_PATTERNS = [
         r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"
     ),
     re.compile(r"gAAAAA[A-Za-z0-9_-]{20,}={0,2}"),
+    # OAuth authorisation codes and PKCE verifiers in query strings (httpx logs request URLs).
+    re.compile(r"((?<=[?&])(?:code|code_verifier|fb_exchange_token|client_secret)=)[^&\s\"']+"),
 ]
 REDACTED = "[redacted]"
 

@@ -46,9 +46,12 @@ def capabilities_for(network: str) -> Capabilities | None:
 def connectors() -> dict[str, object]:
     from beffroi.networks.atom.connector import AtomConnector
     from beffroi.networks.bluesky.connector import BlueskyConnector
+    from beffroi.networks.facebook.connector import FacebookConnector
+    from beffroi.networks.instagram.connector import InstagramConnector
     from beffroi.networks.mastodon.connector import MastodonConnector
 
-    return {connector.network: connector for connector in (MastodonConnector(), AtomConnector(), BlueskyConnector())}
+    every = (MastodonConnector(), AtomConnector(), BlueskyConnector(), FacebookConnector(), InstagramConnector())
+    return {connector.network: connector for connector in every}
 
 
 def connector_for(network: str):

@@ -211,6 +211,20 @@ ERROR_MESSAGES = {
     "video_unsupported": _("Beffroi cannot publish videos on this network yet."),
     "no_feed": _("This feed has no public address: reconnect it."),
     "not_started": _("The worker stopped before sending: the post goes out with the next one."),
+    "cannot_check": _(
+        "The network did not confirm this post and cannot be read back for it: check the account, it may be "
+        "online. Schedule it again only if it is not."
+    ),
+    "token_expired": _("The network refused the channel's authorisation: reconnect the channel."),
+    "token_invalid": _("The network refused the channel's authorisation: reconnect the channel."),
+    "password_changed": _("The network refused the channel's authorisation: reconnect the channel."),
+    "app_removed": _("The network refused the channel's authorisation: reconnect the channel."),
+    "publishing_limit": _("The account reached the network's daily publishing limit: the post goes out later."),
+    "media_not_public": _(
+        "The network fetches pictures and videos from a public address, and this Beffroi's media address is not "
+        "public: set BEFFROI_PUBLIC_MEDIA_URL."
+    ),
+    "delete_not_supported": _("This network does not let other apps delete a post: delete it in its app."),
 }
 # Codes whose message carries the network's own words (the reason it refused): shown after a translated lead.
 ERROR_LEADS = {
@@ -222,4 +236,12 @@ ERROR_LEADS = {
     "invalid_visibility": _("Unknown visibility:"),
     "thread_incomplete": _("The thread was only partly published:"),
     "record_key_taken": _("Another post already uses this post's key on the network:"),
+    "permission_denied": _("The network refused for lack of permission:"),
+    "blocked_by_policy": _("The network blocked the post under its rules:"),
+    "duplicate_post": _("The network refused a duplicate of an earlier post:"),
+    "invalid_parameter": _("The network refused the post:"),
+    "schedule_out_of_range": _("The network cannot schedule the post at that time:"),
+    "media_error": _("The network could not process a picture or video:"),
+    "unsupported_media_type": _("The network does not take this type of file:"),
+    "aspect_ratio": _("The network refused the shape of a picture or video:"),
 }

@@ -122,6 +122,41 @@ def _check_against_networks(
         raise ValidationError({"text": problems})
 
 
+# Sent this long before the network's own minimum, so a slightly late worker still meets it.
+NATIVE_SCHEDULE_MARGIN = timedelta(minutes=10)
+
+
+def _native_schedule_run_at(channel: Channel, due_at: datetime) -> datetime:
+    """When the network holds the post until its time (Facebook), Beffroi hands it over ahead of it, within the
+    network's window (10 minutes to 30 days ahead on Facebook)."""
+    capabilities = capabilities_for(channel.network)
+    window = capabilities.native_scheduling if capabilities else None
+    if window is None:
+        raise ValidationError(
+            {
+                "scheduled_at": _("%(network)s cannot hold a post until its time.")
+                % {"network": channel.get_network_display()}
+            }
+        )
+    earliest, latest = window
+    now = timezone.now()
+    if due_at - now < earliest + NATIVE_SCHEDULE_MARGIN or due_at - now > latest:
+        raise ValidationError(
+            {
+                "scheduled_at": _(
+                    "%(network)s holds a post until its time only from %(min)s minutes to %(max)s days ahead: choose "
+                    "another time, or let Beffroi publish it."
+                )
+                % {
+                    "network": channel.get_network_display(),
+                    "min": int((earliest + NATIVE_SCHEDULE_MARGIN).total_seconds() // 60),
+                    "max": latest.days,
+                }
+            }
+        )
+    return max(now, due_at - earliest - NATIVE_SCHEDULE_MARGIN)
+
+
 def _target_state(membership: Membership) -> State:
     if membership.can(Action.PUBLISH):
         return State.SCHEDULED
@@ -173,7 +208,7 @@ def create_and_schedule_post(
     target = _target_state(membership)
     channels = _check_channels(membership, channel_ids)
     texts = {c.pk: ((variants or {}).get(c.pk) or text).strip() for c in channels}
-    if not all(texts.values()):
+    if not media and not all(texts.values()):  # a picture alone is a post (an Instagram story)
         raise ValidationError({"text": _("Write something to publish.")})
     media = media or []
     options = options or {}
@@ -181,6 +216,9 @@ def create_and_schedule_post(
         raise ValidationError({"media": _("Unknown file.")})
     _check_against_networks(channels, texts, media, options)
     timings = {c.pk: _when(c, local, zone, fold) for c in channels}
+    for channel in channels:
+        if options.get(channel.pk, {}).get("native_schedule"):
+            timings[channel.pk]["run_at"] = _native_schedule_run_at(channel, timings[channel.pk]["due_at"])
     post = Post.objects.create(
         organisation=membership.organisation,
         author=membership.user,

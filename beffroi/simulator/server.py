@@ -330,9 +330,10 @@ class PostRecord:
 
 def default_networks() -> list[type[Network]]:
     from beffroi.simulator.bluesky import BlueskyNetwork
+    from beffroi.simulator.graph import GraphNetwork
     from beffroi.simulator.mastodon import MastodonNetwork
 
-    return [MastodonNetwork, BlueskyNetwork]
+    return [MastodonNetwork, BlueskyNetwork, GraphNetwork]
 
 
 class Simulator:

@@ -495,6 +495,20 @@ def record_reconciliation(
         return State.UNKNOWN
 
 
+def give_up_check(job: PublishJob, reason: str) -> str:
+    """The network cannot be read back for this kind of post (an Instagram story): a person has to look. Never
+    sent again blindly: it may be online."""
+    now = timezone.now()
+    moved = Publication.objects.filter(pk=job.publication_id, state=State.UNKNOWN).update(
+        state=check("reconcile_give_up", Trigger.SWEEPER).target,
+        last_error=reason[:1000],
+        last_error_code="cannot_check",
+        run_at=None,
+        updated_at=now,
+    )
+    return State.FAILED if moved else State.UNKNOWN
+
+
 def postpone_check(job: PublishJob, reason: str) -> None:
     """Reading the channel back failed (network down…): try again after the quiet period."""
     now = timezone.now()

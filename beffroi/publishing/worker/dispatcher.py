@@ -332,6 +332,10 @@ class Dispatcher:
         connector = connector_for(job.network)
         if connector is None:
             return State.UNKNOWN
+        can_read_back = getattr(connector, "can_read_back", None)
+        if can_read_back is not None and not can_read_back(job):
+            reason = "The network cannot be read back for this kind of post: check the account, it may be online."
+            return await self.db(claims.give_up_check, job, reason)
         try:
             recent = await connector.recent_posts(self.http_for(job), job)
         except (httpx.HTTPError, PublishError, KeyError, ValueError) as error:

@@ -1,7 +1,5 @@
 """Connecting a channel from the settings, and the reconnection banner."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
