@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.utils import translation
 
 from beffroi.media.models import MediaFile, media_is_public
 from beffroi.media.services import UploadRefused, store_upload
@@ -34,7 +35,7 @@ def test_files_that_are_not_media_or_too_big_are_refused(tenant_a, media_root, s
         store_upload(tenant_a.organisation, io.BytesIO(b"<?php system($_GET['c']); ?>"), name="photo.jpg")
     assert "photo.jpg" in str(refused.value)
     settings.MAX_UPLOAD_MB = 1
-    with pytest.raises(UploadRefused) as refused:
+    with pytest.raises(UploadRefused) as refused, translation.override("en"):
         store_upload(tenant_a.organisation, io.BytesIO(b"\xff\xd8\xff" + bytes(2 * 1024 * 1024)))
     assert "1 MB" in str(refused.value)
     assert MediaFile.objects.count() == 0

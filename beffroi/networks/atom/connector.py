@@ -50,7 +50,8 @@ class AtomConnector:
         return Published(remote_id=identifier, url=url, request=f"Atom entry {identifier}", response_status=None)
 
     async def recent_posts(self, http: httpx.AsyncClient, access: ChannelAccess) -> list[RemotePost]:
-        return await sync_to_async(_entries)(access.channel_id)
+        # Not thread-sensitive: a pool thread that closes its own connection (the worker never holds one here).
+        return await sync_to_async(_entries, thread_sensitive=False)(access.channel_id)
 
     async def delete(self, http: httpx.AsyncClient, access: ChannelAccess, remote_id: str) -> None:
         # The feed lists published publications: marking the publication deleted removes the entry.
@@ -58,11 +59,16 @@ class AtomConnector:
 
 
 def _entries(channel_id: int) -> list[RemotePost]:
+    from django.db import connection
+
     from beffroi.publishing.models import Publication
     from beffroi.publishing.states import State
 
-    rows = Publication.objects.filter(channel_id=channel_id, state=State.PUBLISHED).order_by("-published_at")[:40]
-    return [
-        RemotePost(remote_id=p.remote_id, url=p.remote_url, text=p.post.text, created_at=p.published_at)
-        for p in rows.select_related("post")
-    ]
+    try:
+        rows = Publication.objects.filter(channel_id=channel_id, state=State.PUBLISHED).order_by("-published_at")
+        return [
+            RemotePost(remote_id=p.remote_id, url=p.remote_url, text=p.post.text, created_at=p.published_at)
+            for p in rows.select_related("post")[:40]
+        ]
+    finally:
+        connection.close()

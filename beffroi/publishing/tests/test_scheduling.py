@@ -57,7 +57,7 @@ def test_schedule_for_several_channels_creates_one_publication_each_in_its_zone(
         ("other_org_channel", "Unknown channel"),
         ("disabled", "is disabled"),
         ("needs_reconnection", "must be reconnected"),
-        ("no_connector", "cannot publish on Facebook yet"),
+        ("no_connector", "cannot publish on TikTok yet"),
         ("empty", "Write something to publish"),
         ("dst_gap", "does not exist"),
     ],
@@ -76,7 +76,10 @@ def test_bad_input_is_refused_and_creates_nothing(case, expected, tenant_a, tena
     elif case == "needs_reconnection":
         Channel.objects.filter(pk=second.pk).update(status=Channel.Status.NEEDS_RECONNECTION)
     elif case == "no_connector":
-        kwargs["channel_ids"] = [good.pk, tenant_a.channel.pk]  # a Facebook page: connector not built yet
+        tiktok = Channel.objects.create(
+            organisation=tenant_a.organisation, network="tiktok", display_name="TikTok", remote_id="t1"
+        )
+        kwargs["channel_ids"] = [good.pk, tiktok.pk]  # a network whose connector is not built yet
     elif case == "empty":
         kwargs["text"] = "   "
     elif case == "dst_gap":
