@@ -100,7 +100,7 @@ def refresh_expiring_tokens(http, now=None) -> dict[str, int]:
     """Level-triggered (the worker calls it now and then): every active channel whose token expires soon gets a
     new one where its network allows; a refusal marks the channel for reconnection and alerts its managers."""
     from beffroi.channels.tasks import notify_channel_needs_reconnection
-    from beffroi.networks.base import ChannelAccess, PublishError
+    from beffroi.networks.base import ChannelAccess, ConnectError, PublishError
     from beffroi.networks.registry import connect_for
 
     counts = {"refreshed": 0, "failed": 0, "skipped": 0}
@@ -112,8 +112,9 @@ def refresh_expiring_tokens(http, now=None) -> dict[str, int]:
         access = ChannelAccess(channel.pk, channel.network, dict(channel.config), channel.credentials)
         try:
             account = connect.refresh(access, http)
-        except PublishError as error:
-            if not error.needs_reconnection:
+        except (PublishError, ConnectError) as error:
+            # A connect error is the network refusing the stored authorisation; a publish error says which.
+            if isinstance(error, PublishError) and not error.needs_reconnection:
                 log.warning("token refresh failed, will retry", extra={"channel_id": channel.pk})
                 counts["failed"] += 1
                 continue
