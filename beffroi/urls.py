@@ -9,6 +9,7 @@ from beffroi.core.views import healthz
 from beffroi.media import views as media_views
 from beffroi.networks.atom.feed import atom_feed
 from beffroi.organisations import views as org_views
+from beffroi.publishing import feeds as publishing_feeds
 from beffroi.publishing import views as publishing_views
 from beffroi.web import views as web_views
 
@@ -45,6 +46,8 @@ organisation_patterns = [
         org_views.invitation_action,
         name="settings_invitation_action",
     ),
+    path("calendar/feeds/", publishing_feeds.calendar_feeds, name="calendar_feeds"),
+    path("calendar/feeds/<int:feed_id>/revoke/", publishing_feeds.calendar_feed_revoke, name="calendar_feed_revoke"),
 ]
 
 urlpatterns = [
@@ -52,6 +55,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("m/<str:token>.<str:extension>", media_views.public_file, name="public_media"),
     path("feeds/<str:token>.atom", atom_feed, name="atom_feed"),
+    path("ical/<str:token>.ics", publishing_feeds.ical_feed, name="ical_feed"),
     path("o/new/", org_views.organisation_new, name="organisation_new"),
     path("o/<slug:slug>/", include(organisation_patterns)),
     path("invitations/<str:token>/", org_views.accept_invitation, name="accept_invitation"),

@@ -245,3 +245,30 @@ ERROR_LEADS = {
     "unsupported_media_type": _("The network does not take this type of file:"),
     "aspect_ratio": _("The network refused the shape of a picture or video:"),
 }
+
+
+def _feed_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
+class CalendarFeed(models.Model):
+    """A private iCalendar address (RFC 5545) a person subscribes to from Google Calendar or Outlook.
+
+    It belongs to a membership and shows what that membership may see, re-checked on every fetch: a person who
+    leaves the organisation (or loses the role) stops getting anything. Optionally narrowed to one page group.
+    """
+
+    membership = models.ForeignKey("organisations.Membership", on_delete=models.CASCADE, related_name="calendar_feeds")
+    group = models.ForeignKey("organisations.PageGroup", on_delete=models.CASCADE, null=True, blank=True)
+    token = models.CharField(max_length=64, unique=True, default=_feed_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+
+    def __str__(self) -> str:
+        return f"{self.membership} / {self.group or '*'}"

@@ -109,6 +109,15 @@ CASES = [
         ok=302,
     ),
     Case("settings_channels", "get", A.VIEW_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/"),
+    Case("calendar_feeds", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_slug(t)}/calendar/feeds/"),
+    # One's own addresses only: an unknown id is "not found" for those allowed, refused for the others.
+    Case(
+        "calendar_feed_revoke",
+        "post",
+        A.VIEW_PUBLICATIONS,
+        lambda t: f"{_slug(t)}/calendar/feeds/999999/revoke/",
+        ok=404,
+    ),
     Case("settings_channel_edit", "get", A.MANAGE_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/{t.channel.pk}/"),
     Case("settings_channel_connect", "get", A.MANAGE_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/connect/"),
     # An unknown step sends the person back to the start (302) when allowed.

@@ -21,12 +21,14 @@ VERBS = {"settings_channel_toggle": ["enable", "disable"], "settings_invitation_
 
 
 def _ids(tenant: Tenant) -> dict[str, int]:
-    from beffroi.publishing.models import Post, Publication
+    from beffroi.publishing.models import CalendarFeed, Post, Publication
 
     invitation = Invitation.objects.create(organisation=tenant.organisation, email="new@example.org")
     post = Post.objects.create(organisation=tenant.organisation, text="secret plans")
     publication = Publication.objects.create(post=post, channel=tenant.channel, state="scheduled")
+    feed = CalendarFeed.objects.create(membership=tenant.organisation.memberships.get(user=tenant.member(Role.ADMIN)))
     return {
+        "feed_id": feed.pk,
         "publication_id": publication.pk,
         "group_id": tenant.local.pk,
         "channel_id": tenant.channel.pk,
@@ -162,6 +164,7 @@ def test_all_url_patterns_are_known():
         # Public by design, behind unguessable tokens: media networks fetch, Atom feeds (tested in their apps).
         "m/<str:token>.<str:extension>",
         "feeds/<str:token>.atom",
+        "ical/<str:token>.ics",
         # Per person: the organisation is read from the person's own session (channels/connecting.py).
         "connect/<str:network>/callback/",
         "profile/",
