@@ -96,6 +96,9 @@ class PostIn(Schema):
     )
     link: str = ""
     first_comment: str = ""
+    duplicate_reason: str = Field(
+        "", description="Why the same post goes to several of the organisation's pages of one network anyway"
+    )
 
 
 class CheckIn(Schema):
@@ -253,6 +256,7 @@ def create_post(request, slug: str, payload: PostIn):
         options=payload.options,
         link=payload.link,
         first_comment=payload.first_comment,
+        duplicate_reason=payload.duplicate_reason,
     )
     return Status(201, list(post.publications.all()))
 

@@ -16,6 +16,19 @@ class OrganisationForm(forms.Form):
     language = forms.ChoiceField(label=_("Default language"), choices=LANGUAGE_CHOICES)
 
 
+class OrganisationSettingsForm(OrganisationForm):
+    duplicate_window_hours = forms.IntegerField(
+        label=_("Duplicate guard (hours)"),
+        required=False,  # left empty: unchanged
+        min_value=0,
+        max_value=24 * 30,
+        help_text=_(
+            "The same post on two pages of one network within this many hours is flagged before it is scheduled, so "
+            "fans of several pages do not get it twice. 0 turns it off."
+        ),
+    )
+
+
 def _group_choices(organisation: Organisation):
     return PageGroup.objects.filter(organisation=organisation).select_related("parent__parent")
 

@@ -23,6 +23,9 @@ class Organisation(models.Model):
         _("default language"), max_length=8, default="fr", choices=[("fr", "Français"), ("en", "English")]
     )
     is_demo = models.BooleanField(_("demo organisation"), default=False)
+    # The same post on two of the organisation's pages of one network within this many hours is flagged (the
+    # same fans would get it twice); 0 turns the check off.
+    duplicate_window_hours = models.PositiveSmallIntegerField(_("duplicate window (hours)"), default=48)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

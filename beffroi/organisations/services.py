@@ -42,10 +42,14 @@ def create_organisation(*, creator, name: str, time_zone: str, language: str = "
 
 
 @transaction.atomic
-def update_organisation(organisation: Organisation, *, name: str, time_zone: str, language: str) -> None:
+def update_organisation(
+    organisation: Organisation, *, name: str, time_zone: str, language: str, duplicate_window_hours: int | None = None
+) -> None:
     organisation.name, organisation.time_zone, organisation.language = name.strip(), time_zone, language
+    if duplicate_window_hours is not None:
+        organisation.duplicate_window_hours = duplicate_window_hours
     organisation.full_clean()
-    organisation.save(update_fields=["name", "time_zone", "language"])
+    organisation.save(update_fields=["name", "time_zone", "language", "duplicate_window_hours"])
 
 
 # Page groups ---------------------------------------------------------------------------------------------

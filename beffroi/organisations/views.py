@@ -22,6 +22,7 @@ from beffroi.organisations.forms import (
     InvitationForm,
     MembershipForm,
     OrganisationForm,
+    OrganisationSettingsForm,
     PageGroupForm,
 )
 from beffroi.organisations.models import Membership, PageGroup
@@ -76,9 +77,14 @@ def dashboard(request):
 def settings_organisation(request):
     organisation = request.organisation
     can_manage = request.membership.can(Action.MANAGE_ORGANISATION)
-    form = OrganisationForm(
+    form = OrganisationSettingsForm(
         request.POST if request.method == "POST" and can_manage else None,
-        initial={"name": organisation.name, "time_zone": organisation.time_zone, "language": organisation.language},
+        initial={
+            "name": organisation.name,
+            "time_zone": organisation.time_zone,
+            "language": organisation.language,
+            "duplicate_window_hours": organisation.duplicate_window_hours,
+        },
     )
     if request.method == "POST":
         require(request.membership, Action.MANAGE_ORGANISATION)

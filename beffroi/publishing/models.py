@@ -27,6 +27,8 @@ class Post(models.Model):
     text = models.TextField(_("text"), blank=True)
     link = models.URLField(_("link"), blank=True, max_length=2000)
     first_comment = models.TextField(_("first comment"), blank=True)
+    # Why it goes to several of the organisation's pages of one network anyway (the duplicate guard).
+    duplicate_reason = models.CharField(_("reason for the duplicate"), max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

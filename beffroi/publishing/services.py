@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from beffroi.channels.models import Channel
+from beffroi.core.timezones import format_with_zone
 from beffroi.media.inspect import MediaInfo
 from beffroi.media.models import MediaFile, PostMedia, media_is_public, public_media_base
 from beffroi.networks.capabilities import Feature, MediaKind
@@ -24,6 +25,7 @@ from beffroi.networks.registry import capabilities_for, connector_for
 from beffroi.networks.validation import MediaInput, check_post
 from beffroi.organisations.models import Membership
 from beffroi.organisations.roles import Action
+from beffroi.publishing.duplicates import Planned, find_duplicates
 from beffroi.publishing.models import Post, Publication, Variant, fingerprint
 from beffroi.publishing.states import LOCKED_FOR_EDITING, State, TransitionRefused, Trigger, check
 from beffroi.publishing.timing import resolve_local_time
@@ -122,6 +124,49 @@ def _check_against_networks(
         raise ValidationError({"text": problems})
 
 
+def _guard_against_duplicates(membership, channels, texts, timings, media, reason: str) -> None:
+    """The same post on two of the organisation's pages of one network, close in time, is refused unless the
+    person says why (recorded on the post): their fans would get it twice."""
+    planned = [
+        Planned(
+            channel=channel,
+            text=texts[channel.pk],
+            due_at=timings[channel.pk]["due_at"],
+            media=frozenset(item.sha256 for item, _alt in media),
+        )
+        for channel in channels
+    ]
+    found = find_duplicates(membership.organisation, planned)
+    if not found or reason.strip():
+        return
+    messages = []
+    for duplicate in found:
+        when = format_with_zone(duplicate.other_due_at, duplicate.other_channel.effective_time_zone)
+        values = {
+            "channel": duplicate.channel.display_name,
+            "other": duplicate.other_channel.display_name,
+            "when": when,
+            "hours": membership.organisation.duplicate_window_hours,
+        }
+        if duplicate.other_publication is None:
+            messages.append(
+                _(
+                    "“%(channel)s” and “%(other)s” would publish the same post within %(hours)s h: fans of both pages "
+                    "would get it twice. Keep one page, stagger the times, or give a reason to go ahead."
+                )
+                % values
+            )
+        else:
+            messages.append(
+                _(
+                    "“%(channel)s”: the same post is already planned on “%(other)s” (%(when)s), within %(hours)s h. "
+                    "Keep one page, stagger the times, or give a reason to go ahead."
+                )
+                % values
+            )
+    raise ValidationError({"duplicates": messages}, code="duplicate")
+
+
 # Sent this long before the network's own minimum, so a slightly late worker still meets it.
 NATIVE_SCHEDULE_MARGIN = timedelta(minutes=10)
 
@@ -199,6 +244,7 @@ def create_and_schedule_post(
     options: dict[int, dict] | None = None,
     link: str = "",
     first_comment: str = "",
+    duplicate_reason: str = "",
 ) -> Post:
     """Writes a post for several channels and schedules it (or submits it for approval, for an editor).
 
@@ -216,6 +262,7 @@ def create_and_schedule_post(
         raise ValidationError({"media": _("Unknown file.")})
     _check_against_networks(channels, texts, media, options)
     timings = {c.pk: _when(c, local, zone, fold) for c in channels}
+    _guard_against_duplicates(membership, channels, texts, timings, media, duplicate_reason)
     for channel in channels:
         if options.get(channel.pk, {}).get("native_schedule"):
             timings[channel.pk]["run_at"] = _native_schedule_run_at(channel, timings[channel.pk]["due_at"])
@@ -225,6 +272,7 @@ def create_and_schedule_post(
         text=text.strip(),
         link=link.strip(),
         first_comment=first_comment.strip(),
+        duplicate_reason=duplicate_reason.strip()[:500],
     )
     for position, (item, alt_text) in enumerate(media):
         PostMedia.objects.create(post=post, media=item, position=position, alt_text=alt_text.strip())

@@ -38,8 +38,13 @@ def test_schedule_for_several_channels_creates_one_publication_each_in_its_zone(
     paris, montreal = mastodon_channels()
     local = _future()
     post = create_and_schedule_post(
-        _membership(tenant_a), text="Bonjour", channel_ids=[paris.pk, montreal.pk], local=local
+        _membership(tenant_a),
+        text="Bonjour",
+        channel_ids=[paris.pk, montreal.pk],
+        local=local,
+        duplicate_reason="Deux publics distincts : France et Québec",
     )
+    assert post.duplicate_reason == "Deux publics distincts : France et Québec"
     by_channel = {p.channel_id: p for p in post.publications.all()}
     assert {p.state for p in by_channel.values()} == {State.SCHEDULED}
     assert by_channel[paris.pk].scheduled_tz == "Europe/Paris"
