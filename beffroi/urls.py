@@ -60,6 +60,7 @@ urlpatterns = [
     path("o/<slug:slug>/", include(organisation_patterns)),
     path("invitations/<str:token>/", org_views.accept_invitation, name="accept_invitation"),
     path("connect/<str:network>/callback/", channel_views.connect_callback, name="connect_callback"),
+    path("oauth/bluesky/", include("beffroi.networks.bluesky.urls")),
     path("profile/", web_views.profile, name="profile"),
     path("language/", web_views.set_language, name="set_language"),
     path("accounts/", include("allauth.urls")),

@@ -222,28 +222,139 @@ ATOM_POSTS = [
         "faire ses démarches en ligne. Inscription à l'accueil. #numérique #inclusion",
     ),
     (timedelta(minutes=15), "Rappel : la fête de quartier de Denain, c'est samedi de 11 h à 18 h. Venez nombreux !"),
-    (timedelta(days=1), "Assemblée générale du réseau : l'ordre du jour est en ligne sur notre site."),
+]
+
+
+# Three weeks of life around "now" on the demo's pages (texts like the decks' examples). Offsets in days, then the
+# local hour; negative days are history. Only the Atom feed truly publishes offline, so upcoming posts on the
+# other networks are drafts or await approval (a scheduled one would be sent to a network the demo cannot reach).
+HISTORY = [
+    (
+        -20,
+        18,
+        "Centres Sociaux Connectés du Bassin Minier",
+        "Retour en images sur la fête de quartier de Denain : merci aux 40 bénévoles !",
+    ),
+    (
+        -18,
+        12,
+        "Centre social de Valenciennes",
+        "Les inscriptions à l'aide aux devoirs sont ouvertes : rendez-vous à l'accueil du centre.",
+    ),
+    (-15, 17, "Centres sociaux connectés", "Atelier cuisine du monde : on a préparé des samoussas ! #cuisine #partage"),
+    (
+        -12,
+        10,
+        "Centre social de Cambrai",
+        "Permanence numérique tous les mardis de 14 h à 17 h : démarches en ligne, mails, CV.",
+    ),
+    (-9, 19, "Centre social Lille Moulins", "Soirée jeux de société vendredi 19 h, entrée libre. #Lille #jeux"),
+    (
+        -6,
+        12,
+        "Centre social de Valenciennes",
+        "Sortie familles à la mer le 12 : il reste 8 places, inscrivez-vous vite.",
+    ),
+    (
+        -3,
+        18,
+        "Centres Sociaux Connectés du Bassin Minier",
+        "Assemblée générale du réseau : merci à toutes et tous d'être venus si nombreux.",
+    ),
+    (-1, 11, "Centres sociaux connectés", "Les coulisses de l'atelier couture du mercredi. #couture #faitmain"),
+]
+UPCOMING = [
+    # (days ahead, local hour, channel, text, state)
+    (
+        1,
+        12,
+        "Centre social de Valenciennes",
+        "Café des parents jeudi 9 h : le thème sera le sommeil des petits.",
+        "awaiting_approval",
+    ),
+    (
+        2,
+        17,
+        "Centres sociaux connectés",
+        "Vidéo : trois minutes pour comprendre l'accompagnement scolaire. #CLAS",
+        "awaiting_approval",
+    ),
+    (
+        4,
+        18,
+        "Centres Sociaux Connectés du Bassin Minier",
+        "Appel à bénévoles pour la fête de fin d'année : écrivez-nous !",
+        "draft",
+    ),
+    (6, 10, "Centre social de Cambrai", "Le centre sera fermé lundi pour la formation de l'équipe.", "draft"),
+    (9, 19, "Centre social Lille Moulins", "Concert des ateliers musique samedi 18 h au centre.", "awaiting_approval"),
+    (
+        3,
+        9,
+        "Actualités du réseau (fil Atom)",
+        "Programme des vacances : ateliers, sorties et stages pour tous les âges.",
+        "scheduled",
+    ),
+    (
+        8,
+        9,
+        "Actualités du réseau (fil Atom)",
+        "Retour sur l'assemblée générale : le compte rendu est en ligne.",
+        "scheduled",
+    ),
 ]
 
 
 def _demo_posts(organisation: Organisation, admin: User) -> None:
+    from zoneinfo import ZoneInfo
+
     from beffroi.publishing.models import Post, Publication, fingerprint
     from beffroi.publishing.states import State
 
     feed = Channel.objects.filter(organisation=organisation, network=Network.ATOM).first()
-    if feed is None or Publication.objects.filter(channel=feed).exists():
+    if feed is None or Publication.objects.filter(channel__organisation=organisation).exists():
         return
     now = timezone.now()
-    for delay, text in ATOM_POSTS:
+    zone = ZoneInfo(organisation.time_zone)
+    today = timezone.localtime(now, zone).date()
+    channels = {c.display_name: c for c in Channel.objects.filter(organisation=organisation)}
+
+    def at(days: int, hour: int):
+        from datetime import datetime, time
+
+        return datetime.combine(today + timedelta(days=days), time(hour), tzinfo=zone)
+
+    def add(channel: Channel, text: str, when, state: str, **outcome) -> None:
         post = Post.objects.create(organisation=organisation, author=admin, text=text)
         Publication.objects.create(
             post=post,
-            channel=feed,
-            state=State.SCHEDULED,
-            due_at=now + delay,
-            run_at=now + delay,
+            channel=channel,
+            state=state,
+            due_at=when,
+            run_at=when if state == State.SCHEDULED else None,
+            scheduled_local=when.replace(tzinfo=None).isoformat(timespec="minutes"),
+            scheduled_tz=organisation.time_zone,
             content_fingerprint=fingerprint(text),
+            **outcome,
         )
+
+    # History, marked published with the demo's own addresses (the demo cannot reach real networks).
+    for days, hour, name, text in HISTORY:
+        channel, when = channels[name], at(days, hour)
+        add(
+            channel,
+            text,
+            when,
+            State.PUBLISHED,
+            published_at=when + timedelta(seconds=4),
+            remote_id=f"demo-{channel.pk}-{days}",
+            remote_url=f"https://demo.beffroi.example/{channel.network}/{channel.pk}/{-days}",
+        )
+    for days, hour, name, text, state in UPCOMING:
+        add(channels[name], text, at(days, hour), state)
+    # Two posts on the feed go out as soon as the worker starts, one a little later.
+    for delay, text in ATOM_POSTS:
+        add(feed, text, now + delay, State.SCHEDULED)
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """Bluesky: what a post may hold (app.bsky.feed.post lexicon and the Bluesky app's limits)."""
 
-from beffroi.networks.capabilities import MB, Auth, Capabilities, Feature, MediaKind, MediaRule, Unit
+from beffroi.networks.capabilities import Auth, Capabilities, Feature, MediaKind, MediaRule, Unit
 
 CAPABILITIES = Capabilities(
     network="bluesky",
@@ -11,9 +11,8 @@ CAPABILITIES = Capabilities(
     media=(
         # uploadBlob accepts images up to 1,000,000 bytes for a post embed.
         MediaRule(MediaKind.IMAGE, ("image/jpeg", "image/png", "image/webp", "image/gif"), max_bytes=1_000_000),
-        # What Bluesky accepts. Beffroi's connector cannot publish videos yet (they go through the video service,
-        # app.bsky.video.uploadVideo, which the local test network lacks): it refuses them with "video_unsupported".
-        MediaRule(MediaKind.VIDEO, ("video/mp4",), max_bytes=100 * MB, max_duration_s=180),
+        # No video rule: Bluesky takes videos (≤ 3 min, ≤ 100 MB) through its video service
+        # (app.bsky.video.uploadVideo), which Beffroi does not speak yet, so the validator refuses them up front.
     ),
     max_media=4,
     max_videos=1,

@@ -11,7 +11,9 @@ reading that key back tells whether the post is there. Re-sending is therefore s
 
 Sessions: app-password sessions (accessJwt ~2 h, refreshJwt ~90 days). An expired access token is refreshed with
 refreshSession, a dead refresh token replaced with createSession (limited to 30 per 5 minutes per handle: never per
-publish). Refreshed sessions are kept in this process by channel until the engine can store them.
+publish). OAuth sessions (credentials with `oauth`, see oauth.py): DPoP-bound tokens, renewed with the refresh grant
+(the refresh token rotates); a refused refresh means reconnecting. Refreshed sessions are kept in this process by
+channel until the engine can store them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import base64
 import hashlib
 import json
 import mimetypes
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -43,6 +45,7 @@ from beffroi.networks.base import (
     classify_transport_error,
     parse_retry_after,
 )
+from beffroi.networks.bluesky import oauth
 from beffroi.networks.bluesky.capabilities import CAPABILITIES
 from beffroi.networks.capabilities import Capabilities, MediaKind
 
@@ -172,6 +175,13 @@ def _error_of(response: httpx.Response) -> tuple[str, str]:
     return name, str(body.get("message") or name or response.reason_phrase)
 
 
+def _token_refused(response: httpx.Response) -> bool:
+    """The access token no longer works (app-password sessions: XRPC names; OAuth: `invalid_token`)."""
+    if response.status_code not in (400, 401):
+        return False
+    return _error_of(response)[0] in TOKEN_ERRORS or oauth.is_invalid_token(response)
+
+
 def _excerpt(response: httpx.Response) -> str:
     return redact(response.text[:500])
 
@@ -181,27 +191,59 @@ def _excerpt(response: httpx.Response) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _stored_token(access: ChannelAccess) -> str:
+    """The access token the database holds for the channel (OAuth and app-password sessions name it apart)."""
+    credentials = access.credentials
+    return str(credentials.get("access_token" if credentials.get("oauth") else "access_jwt") or "")
+
+
 @dataclass
 class Session:
     service: str
     did: str
     handle: str
-    access_jwt: str
-    refresh_jwt: str
+    access_jwt: str  # with OAuth: the DPoP-bound access token
+    refresh_jwt: str  # with OAuth: the refresh token
+    oauth: bool = False
+    expires_at: datetime | None = None  # OAuth: the access token's expiry (expires_in)
+    scope: str = ""
+    dpop_jwk: dict[str, str] | None = field(default=None, repr=False)  # OAuth: the session's DPoP key
+    token_endpoint: str = ""
+    client_id: str = ""
 
     @classmethod
     def from_access(cls, access: ChannelAccess) -> Session:
         credentials, config = access.credentials, access.config
+        is_oauth = bool(credentials.get("oauth"))
         return cls(
             service=str(credentials.get("service") or config.get("service") or DEFAULT_SERVICE).rstrip("/"),
             did=str(credentials.get("did") or config.get("did") or ""),
             handle=str(config.get("handle") or credentials.get("handle") or credentials.get("identifier") or ""),
-            access_jwt=str(credentials.get("access_jwt") or ""),
-            refresh_jwt=str(credentials.get("refresh_jwt") or ""),
+            access_jwt=str(credentials.get("access_token" if is_oauth else "access_jwt") or ""),
+            refresh_jwt=str(credentials.get("refresh_token" if is_oauth else "refresh_jwt") or ""),
+            oauth=is_oauth,
+            expires_at=oauth.access_expiry(credentials) if is_oauth else None,
+            scope=str(credentials.get("scope") or "") if is_oauth else "",
+            dpop_jwk=credentials.get("dpop_jwk") if is_oauth else None,
+            token_endpoint=str(credentials.get("token_endpoint") or "") if is_oauth else "",
+            client_id=str(credentials.get("client_id") or "") if is_oauth else "",
         )
+
+    def expiry(self) -> datetime | None:
+        return self.expires_at or jwt_expiry(self.access_jwt)
 
     def credentials(self, access: ChannelAccess) -> dict[str, Any]:
         """The channel's credentials with this session's tokens (what the database should hold)."""
+        if self.oauth:
+            return {
+                **access.credentials,
+                "access_token": self.access_jwt,
+                "refresh_token": self.refresh_jwt,
+                "expires_at": self.expires_at.isoformat() if self.expires_at else "",
+                "scope": self.scope or access.credentials.get("scope", ""),
+                "did": self.did,
+                "service": self.service,
+            }
         return {
             **access.credentials,
             "access_jwt": self.access_jwt,
@@ -220,19 +262,19 @@ class SessionCache:
         self._entries: dict[int, tuple[str, Session]] = {}
 
     def get(self, access: ChannelAccess) -> Session:
-        stored = str(access.credentials.get("access_jwt") or "")
+        stored = _stored_token(access)
         entry = self._entries.get(access.channel_id)
         if entry is not None and entry[0] == stored:
             return entry[1]
         return Session.from_access(access)
 
     def put(self, access: ChannelAccess, session: Session) -> None:
-        self._entries[access.channel_id] = (str(access.credentials.get("access_jwt") or ""), session)
+        self._entries[access.channel_id] = (_stored_token(access), session)
 
     def refreshed_credentials(self, access: ChannelAccess) -> dict[str, Any] | None:
         """New credentials to store for this channel, if this process refreshed its session."""
         entry = self._entries.get(access.channel_id)
-        if entry is None or entry[0] != str(access.credentials.get("access_jwt") or ""):
+        if entry is None or entry[0] != _stored_token(access):
             return None
         return entry[1].credentials(access)
 
@@ -255,6 +297,10 @@ class BlueskyConnector:
         # None only in tests that let the network refuse big pictures itself.
         self.max_image_bytes = max_image_bytes
         self.sessions = SessionCache()
+        self.dpop_nonces = oauth.NonceStore()  # the servers' latest DPoP nonces (saves a round trip per call)
+        # One OAuth refresh at a time per channel: a refresh token is used once, and the reference PDS ends the
+        # whole session when an already-used one comes back (concurrent publishes must share the new tokens).
+        self._refresh_locks: dict[int, asyncio.Lock] = {}
 
     def refreshed_credentials(self, access: ChannelAccess) -> dict[str, Any] | None:
         """Credentials this process renewed for the channel: the engine stores them with the outcome."""
@@ -281,10 +327,23 @@ class BlueskyConnector:
         content: bytes | None = None,
         content_type: str | None = None,
     ) -> httpx.Response:
+        url = f"{session.service}/xrpc/{nsid}"
+        if token and session.oauth and session.dpop_jwk:
+            # DPoP: `Authorization: DPoP <token>` and a proof bound to this request and token (nonce retried).
+            return await oauth.dpop_request_async(
+                http,
+                method,
+                url,
+                session.dpop_jwk,
+                self.dpop_nonces,
+                access_token=token,
+                headers={"Content-Type": content_type} if content_type else None,
+                params=params,
+                **({"content": content} if content is not None else {"json": body} if method != "GET" else {}),
+            )
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if content_type:
             headers["Content-Type"] = content_type
-        url = f"{session.service}/xrpc/{nsid}"
         if method == "GET":
             return await http.get(url, params=params, headers=headers)
         if content is not None:
@@ -295,19 +354,21 @@ class BlueskyConnector:
         self, http: httpx.AsyncClient, access: ChannelAccess, session: Session, method: str, nsid: str, **kwargs: Any
     ) -> tuple[httpx.Response, Session]:
         """A call with the session's access token; refreshes the session once if the token no longer works."""
-        expiry = jwt_expiry(session.access_jwt)
+        expiry = session.expiry()
         if not session.access_jwt or (expiry is not None and expiry <= datetime.now(UTC) + timedelta(seconds=30)):
             session = await self._renew(http, access, session)
         response = await self._send(http, session, method, nsid, token=session.access_jwt, **kwargs)
-        if response.status_code in (400, 401) and _error_of(response)[0] in TOKEN_ERRORS:
+        if _token_refused(response):
             session = await self._renew(http, access, session)
             response = await self._send(http, session, method, nsid, token=session.access_jwt, **kwargs)
-            if response.status_code in (400, 401) and _error_of(response)[0] in TOKEN_ERRORS:
+            if _token_refused(response):
                 raise self._reconnect(response, f"{method} {nsid}")
         return response, session
 
     async def _renew(self, http: httpx.AsyncClient, access: ChannelAccess, session: Session) -> Session:
         """refreshSession, or createSession with the app password when the refresh token is dead."""
+        if session.oauth:
+            return await self._renew_oauth(http, access, session)
         summary = "POST com.atproto.server.refreshSession"
         try:
             if session.refresh_jwt:
@@ -343,6 +404,57 @@ class BlueskyConnector:
         if response.status_code in (400, 401, 403):
             raise self._reconnect(response, summary)
         raise self._http_error(response, summary, posted=False)
+
+    async def _renew_oauth(self, http: httpx.AsyncClient, access: ChannelAccess, session: Session) -> Session:
+        """The OAuth refresh grant (DPoP-bound); a refused refresh token means reconnecting the channel."""
+        lock = self._refresh_locks.setdefault(access.channel_id, asyncio.Lock())
+        async with lock:
+            current = self.sessions.get(access)
+            if current.oauth and current.refresh_jwt != session.refresh_jwt:
+                return current  # renewed by another call meanwhile
+            return await self._refresh_oauth(http, access, session)
+
+    async def _refresh_oauth(self, http: httpx.AsyncClient, access: ChannelAccess, session: Session) -> Session:
+        summary = f"POST {session.token_endpoint or 'OAuth token endpoint'} (refresh_token grant)"
+        if not (session.refresh_jwt and session.dpop_jwk and session.token_endpoint and session.client_id):
+            raise PublishError(
+                ErrorKind.PERMANENT,
+                MESSAGES["needs_reconnection"].format(detail="OAuth session incomplete"),
+                code="needs_reconnection",
+                needs_reconnection=True,
+                request=summary,
+            )
+        try:
+            response = await oauth.dpop_request_async(
+                http,
+                "POST",
+                session.token_endpoint,
+                session.dpop_jwk,
+                self.dpop_nonces,
+                data=oauth.refresh_form(refresh_token=session.refresh_jwt, client_id=session.client_id),
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, summary, posted=False) from exc
+        if response.status_code == 200:
+            try:
+                tokens = oauth.parse_tokens(response)
+            except oauth.OAuthError as exc:
+                raise self._reconnect(response, summary) from exc
+            if tokens.sub and tokens.sub != session.did:
+                raise self._reconnect(response, summary)
+            renewed = replace(
+                session,
+                access_jwt=tokens.access_token,
+                refresh_jwt=tokens.refresh_token or session.refresh_jwt,
+                expires_at=tokens.expires_at,
+                scope=tokens.scope or session.scope,
+            )
+            self.sessions.put(access, renewed)
+            return renewed
+        if response.status_code == 429 or response.status_code >= 500:
+            raise self._http_error(response, summary, posted=False)
+        # invalid_grant (revoked, expired, already used), invalid_client, invalid_dpop_proof…
+        raise self._reconnect(response, summary)
 
     def _keep(self, access: ChannelAccess, session: Session, body: dict[str, Any]) -> Session:
         renewed = Session(

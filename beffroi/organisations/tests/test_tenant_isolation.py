@@ -165,6 +165,7 @@ def test_all_url_patterns_are_known():
         "m/<str:token>.<str:extension>",
         "feeds/<str:token>.atom",
         "ical/<str:token>.ics",
+        "oauth/bluesky/",  # Beffroi's public OAuth client metadata for Bluesky
         # Per person: the organisation is read from the person's own session (channels/connecting.py).
         "connect/<str:network>/callback/",
         "profile/",
