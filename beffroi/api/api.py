@@ -320,6 +320,31 @@ def upload_media(request, slug: str, file: UploadedFile | None = File(None)):  #
     return Status(201, media)
 
 
+class DecisionIn(Schema):
+    comment: str = ""
+
+
+def _post(membership: Membership, post_id: int):
+    from beffroi.publishing.models import Post
+
+    visible = Publication.objects.filter(channel__in=Channel.objects.visible_to(membership)).values("post_id")
+    return get_object_or_404(Post.objects.filter(organisation=membership.organisation, pk__in=visible), pk=post_id)
+
+
+@api.post("/organisations/{slug}/posts/{post_id}/approve", response=list[PublicationOut])
+def approve(request, slug: str, post_id: int, payload: DecisionIn):
+    """Approves a post on the channels you may see: it is scheduled for its chosen time."""
+    membership = _membership(request, slug, Action.APPROVE)
+    return _service_call(publishing.approve_post, membership, _post(membership, post_id), comment=payload.comment)
+
+
+@api.post("/organisations/{slug}/posts/{post_id}/reject", response=list[PublicationOut])
+def reject(request, slug: str, post_id: int, payload: DecisionIn):
+    """Sends a post back to its author as a draft, with your comment (required)."""
+    membership = _membership(request, slug, Action.APPROVE)
+    return _service_call(publishing.reject_post, membership, _post(membership, post_id), comment=payload.comment)
+
+
 @api.post("/organisations/{slug}/publications/{publication_id}/delete", response=PublicationOut)
 def delete_from_network(request, slug: str, publication_id: int):
     """Deletes a published post from its network (where the network allows it)."""

@@ -274,3 +274,34 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"{self.membership} / {self.group or '*'}"
+
+
+class PostComment(models.Model):
+    """The thread on a post: people's comments, and the reasons given when approving or rejecting it."""
+
+    class Kind(models.TextChoices):
+        COMMENT = "comment", _("Comment")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.COMMENT)
+    body = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+
+class PostEvent(models.Model):
+    """The audit log of a post: who did what, when (people's actions through the services)."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    action = models.CharField(max_length=32)
+    detail = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]

@@ -46,3 +46,38 @@ def send_missed_notifications(publications) -> int:
             )
             send_mail(_("Posts not published in time"), body, None, [author.email])
     return len(by_author)
+
+
+def send_rejection_notification(post_id: int) -> int:
+    from django.conf import settings
+    from django.urls import reverse
+
+    from beffroi.publishing.models import Post, PostComment
+
+    post = Post.objects.select_related("author", "organisation").filter(pk=post_id).first()
+    if post is None or post.author is None or not post.author.email:
+        return 0
+    rejection = post.comments.filter(kind=PostComment.Kind.REJECTED).select_related("author").last()
+    link = settings.BASE_URL + reverse("publications", args=[post.organisation.slug]) + "?tab=drafts"
+    with translation.override(post.author.language or post.organisation.language):
+        body = "\n".join(
+            [
+                _("Hello,"),
+                "",
+                _("%(validator)s sent your post back to the drafts:") % {"validator": _person(rejection)},
+                "",
+                f"“{post}”",
+                "",
+                _("Their comment: %(comment)s") % {"comment": rejection.body if rejection else ""},
+                "",
+                _("Change it and submit it again: %(link)s") % {"link": link},
+            ]
+        )
+        send_mail(_("Your post was sent back for changes"), body, None, [post.author.email])
+    return 1
+
+
+def _person(comment) -> str:
+    if comment is None or comment.author is None:
+        return _("A validator")
+    return comment.author.full_name or comment.author.email

@@ -26,8 +26,9 @@ from beffroi.networks.validation import MediaInput, check_post
 from beffroi.organisations.models import Membership
 from beffroi.organisations.roles import Action
 from beffroi.publishing.duplicates import Planned, find_duplicates
-from beffroi.publishing.models import Post, Publication, Variant, fingerprint
+from beffroi.publishing.models import Post, PostComment, PostEvent, Publication, Variant, fingerprint
 from beffroi.publishing.states import LOCKED_FOR_EDITING, State, TransitionRefused, Trigger, check
+from beffroi.publishing.tasks import notify_rejection
 from beffroi.publishing.timing import resolve_local_time
 
 # A time "now" typed in a form reaches the server a little later: that much in the past is still "now".
@@ -274,6 +275,7 @@ def create_and_schedule_post(
         first_comment=first_comment.strip(),
         duplicate_reason=duplicate_reason.strip()[:500],
     )
+    record_event(post, membership.user, "submitted" if target == State.AWAITING_APPROVAL else "scheduled")
     for position, (item, alt_text) in enumerate(media):
         PostMedia.objects.create(post=post, media=item, position=position, alt_text=alt_text.strip())
     for channel in channels:
@@ -309,6 +311,12 @@ def reschedule_publication(
         transition(publication, name, Trigger.PERSON, attempts=0, last_error="", last_error_code="", **timing)
     except TransitionRefused as refused:
         raise ValidationError(_refused_message(str(refused))) from refused
+    record_event(
+        publication.post,
+        membership.user,
+        "rescheduled",
+        f"{publication.channel.display_name}: {timing['due_at']:%Y-%m-%d %H:%M} UTC",
+    )
     return publication
 
 
@@ -320,6 +328,7 @@ def cancel_publication(membership: Membership, publication: Publication) -> Publ
         transition(publication, "cancel", Trigger.PERSON, run_at=None)
     except TransitionRefused as refused:
         raise ValidationError(_refused_message(str(refused))) from refused
+    record_event(publication.post, membership.user, "cancelled", publication.channel.display_name)
     return publication
 
 
@@ -366,6 +375,7 @@ def delete_publication(membership: Membership, publication: Publication) -> Publ
         transition(publication, "delete", Trigger.PERSON)
     except TransitionRefused as refused:
         raise ValidationError(_refused_message(str(refused))) from refused
+    record_event(publication.post, membership.user, "deleted", publication.channel.display_name)
     return publication
 
 
@@ -394,4 +404,80 @@ def edit_post_text(membership: Membership, post: Post, *, text: str) -> Post:
             raise ValidationError(_refused_message(Publication.objects.get(pk=publication.pk).state))
     post.text = text.strip()
     post.save(update_fields=["text", "updated_at"])
+    if not membership.can(Action.PUBLISH):
+        # Approved, then changed by someone who may not publish: it needs approving again.
+        for publication in publications:
+            if publication.state == State.SCHEDULED:
+                transition(publication, "resubmit", Trigger.PERSON, run_at=None)
+    record_event(post, membership.user, "edited")
     return post
+
+
+# Approval ----------------------------------------------------------------------------------------------------
+
+
+def record_event(post: Post, actor, action: str, detail: str = "") -> None:
+    PostEvent.objects.create(post=post, actor=actor, action=action, detail=detail[:500])
+
+
+def _awaiting(membership: Membership, post: Post) -> list[Publication]:
+    return list(
+        Publication.objects.select_for_update()
+        .filter(post=post, state=State.AWAITING_APPROVAL, channel__in=Channel.objects.visible_to(membership))
+        .select_related("channel")
+    )
+
+
+@transaction.atomic
+def approve_post(membership: Membership, post: Post, *, comment: str = "") -> list[Publication]:
+    """Approves the post on the channels this validator may see: they are scheduled for their chosen time. A time
+    that passed while the post waited is refused (it is never published late without a person deciding)."""
+    if not membership.can(Action.APPROVE):
+        raise PermissionDenied(_("Your role in this organisation does not allow this."))
+    publications = _awaiting(membership, post)
+    if not publications:
+        raise ValidationError(_("Nothing of this post is awaiting your approval."))
+    now = timezone.now()
+    late = [p for p in publications if p.due_at and p.due_at < now - PAST_TOLERANCE]
+    if late:
+        raise ValidationError(
+            _("The planned time of this post passed while it awaited approval (%(channels)s): choose a new time.")
+            % {"channels": ", ".join(p.channel.display_name for p in late)}
+        )
+    for publication in publications:
+        try:
+            transition(publication, "approve", Trigger.PERSON, run_at=publication.due_at or now)
+        except TransitionRefused as refused:
+            raise ValidationError(_refused_message(str(refused))) from refused
+    PostComment.objects.create(post=post, author=membership.user, kind=PostComment.Kind.APPROVED, body=comment.strip())
+    record_event(post, membership.user, "approved", ", ".join(p.channel.display_name for p in publications))
+    return publications
+
+
+@transaction.atomic
+def reject_post(membership: Membership, post: Post, *, comment: str) -> list[Publication]:
+    """Sends the post back to its author as a draft, with the validator's comment (required: say what to fix)."""
+    if not membership.can(Action.APPROVE):
+        raise PermissionDenied(_("Your role in this organisation does not allow this."))
+    if not comment.strip():
+        raise ValidationError({"comment": _("Say what to change: the author will read it.")})
+    publications = _awaiting(membership, post)
+    if not publications:
+        raise ValidationError(_("Nothing of this post is awaiting your approval."))
+    for publication in publications:
+        transition(publication, "reject", Trigger.PERSON, run_at=None)
+    PostComment.objects.create(post=post, author=membership.user, kind=PostComment.Kind.REJECTED, body=comment.strip())
+    record_event(post, membership.user, "rejected", comment.strip())
+    transaction.on_commit(lambda: notify_rejection.enqueue(post.pk))
+    return publications
+
+
+@transaction.atomic
+def comment_on_post(membership: Membership, post: Post, *, body: str) -> PostComment:
+    if not membership.can(Action.VIEW_PUBLICATIONS) or post.organisation_id != membership.organisation_id:
+        raise PermissionDenied(_("Your role in this organisation does not allow this."))
+    if not body.strip():
+        raise ValidationError({"body": _("Write a comment.")})
+    comment = PostComment.objects.create(post=post, author=membership.user, body=body.strip())
+    record_event(post, membership.user, "commented")
+    return comment

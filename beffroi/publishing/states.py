@@ -63,6 +63,8 @@ TRANSITIONS: dict[str, Transition] = {
         _t("schedule", {S.DRAFT, S.FAILED, S.MISSED}, S.SCHEDULED, T.PERSON),
         _t("reschedule", S.SCHEDULED, S.SCHEDULED, T.PERSON),
         _t("unschedule", S.SCHEDULED, S.DRAFT, T.PERSON),
+        # An approved post edited by someone who may not publish goes back for approval.
+        _t("resubmit", S.SCHEDULED, S.AWAITING_APPROVAL, T.PERSON),
         _t("cancel", {S.DRAFT, S.AWAITING_APPROVAL, S.SCHEDULED, S.FAILED, S.MISSED}, S.CANCELLED, T.PERSON),
         _t("claim", S.SCHEDULED, S.PUBLISHING, T.WORKER),
         _t("succeed", S.PUBLISHING, S.PUBLISHED, T.WORKER),

@@ -12,3 +12,11 @@ def notify_missed_publications(publication_ids: list[int]) -> int:
     from beffroi.publishing.notifications import send_missed_notifications
 
     return send_missed_notifications(Publication.objects.filter(pk__in=publication_ids))
+
+
+@task
+def notify_rejection(post_id: int) -> int:
+    """E-mails the author of a rejected post the validator's comment. Returns the number of e-mails sent."""
+    from beffroi.publishing.notifications import send_rejection_notification
+
+    return send_rejection_notification(post_id)
