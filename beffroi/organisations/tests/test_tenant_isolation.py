@@ -28,6 +28,7 @@ def _ids(tenant: Tenant) -> dict[str, int]:
     publication = Publication.objects.create(post=post, channel=tenant.channel, state="scheduled")
     feed = CalendarFeed.objects.create(membership=tenant.organisation.memberships.get(user=tenant.member(Role.ADMIN)))
     return {
+        "post_id": post.pk,
         "feed_id": feed.pk,
         "publication_id": publication.pk,
         "group_id": tenant.local.pk,
