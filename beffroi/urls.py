@@ -33,6 +33,7 @@ organisation_patterns = [
         name="settings_channel_connect_choose",
     ),
     path("settings/channels/<int:channel_id>/", channel_views.channel_edit, name="settings_channel_edit"),
+    path("settings/channels/<int:channel_id>/queue/", channel_views.channel_queue, name="settings_channel_queue"),
     path(
         "settings/channels/<int:channel_id>/<str:verb>/",
         channel_views.channel_toggle,

@@ -320,6 +320,52 @@ def upload_media(request, slug: str, file: UploadedFile | None = File(None)):  #
     return Status(201, media)
 
 
+class QueueSlotIO(Schema):
+    weekday: int = Field(description="0 = Monday … 6 = Sunday")
+    time: str = Field(description="HH:MM, in the channel's time zone")
+
+
+class QueuedPostIn(Schema):
+    text: str
+    channel_ids: list[int]
+    variants: dict[int, str] | None = None
+    media: list[MediaRef] = Field(default_factory=list)
+    options: dict[int, dict] | None = None
+    link: str = ""
+    first_comment: str = ""
+    duplicate_reason: str = ""
+
+
+@api.put("/organisations/{slug}/channels/{channel_id}/queue", response=list[QueueSlotIO])
+def set_queue(request, slug: str, channel_id: int, payload: list[QueueSlotIO]):
+    """Replaces the channel's weekly queue slots."""
+    from beffroi.publishing.queues import set_slots
+
+    membership = _membership(request, slug, Action.MANAGE_CHANNELS)
+    channel = get_object_or_404(Channel.objects.visible_to(membership), pk=channel_id)
+    slots = _service_call(set_slots, channel, [(slot.weekday, slot.time) for slot in payload])
+    return [QueueSlotIO(weekday=s.weekday, time=s.time.strftime("%H:%M")) for s in slots]
+
+
+@api.post("/organisations/{slug}/posts/queue", response={201: list[PublicationOut]})
+def queue_post(request, slug: str, payload: QueuedPostIn):
+    """Adds a post to each channel's queue: its next free slot, in the channel's zone."""
+    membership = _membership(request, slug, Action.COMPOSE)
+    post = _service_call(
+        publishing.add_to_queue,
+        membership,
+        text=payload.text,
+        channel_ids=payload.channel_ids,
+        variants=payload.variants,
+        media=_media(membership, payload.media),
+        options=payload.options,
+        link=payload.link,
+        first_comment=payload.first_comment,
+        duplicate_reason=payload.duplicate_reason,
+    )
+    return Status(201, list(post.publications.all()))
+
+
 class DecisionIn(Schema):
     comment: str = ""
 

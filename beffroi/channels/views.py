@@ -62,7 +62,48 @@ def channel_edit(request, channel_id: int):
         else:
             messages.success(request, _("Channel “%(name)s” saved.") % {"name": channel.display_name})
             return redirect("settings_channels", request.organisation.slug)
-    return render(request, "channels/channel_edit.html", {"form": form, "channel": channel})
+    return render(
+        request, "channels/channel_edit.html", {"form": form, "channel": channel, "queue": _queue_days(channel)}
+    )
+
+
+def _queue_days(channel: Channel) -> list[dict]:
+    from django.utils.dates import WEEKDAYS
+
+    slots = list(channel.queue_slots.all())
+    return [
+        {
+            "weekday": day,
+            "label": WEEKDAYS[day],
+            "times": ", ".join(s.time.strftime("%H:%M") for s in slots if s.weekday == day),
+        }
+        for day in range(7)
+    ]
+
+
+@organisation_view(Action.MANAGE_CHANNELS)
+@require_POST
+def channel_queue(request, channel_id: int):
+    """The channel's weekly queue slots: one field per day, times separated by commas."""
+    from beffroi.publishing.queues import set_slots
+
+    channel = get_object_or_404(Channel.objects.visible_to(request.membership), pk=channel_id)
+    slots = []
+    for day in range(7):
+        for text in request.POST.get(f"day-{day}", "").replace(";", ",").split(","):
+            if text.strip():
+                slots.append((day, text.strip()))
+    try:
+        set_slots(channel, slots)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            _("Queue of “%(name)s” saved: %(count)s slots a week, in %(zone)s.")
+            % {"name": channel.display_name, "count": len(slots), "zone": channel.effective_time_zone},
+        )
+    return redirect("settings_channel_edit", request.organisation.slug, channel.pk)
 
 
 @require_POST

@@ -305,3 +305,16 @@ class PostEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+
+
+class QueueSlot(models.Model):
+    """A weekly time at which a channel's queue publishes (e.g. Monday, Wednesday and Friday at 12:00), as a
+    wall-clock time in the channel's zone: it stays 12:00 on both sides of a clock change."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="queue_slots")
+    weekday = models.PositiveSmallIntegerField(_("day"), choices=[(n, n) for n in range(7)])  # 0 = Monday
+    time = models.TimeField(_("time"))
+
+    class Meta:
+        ordering = ["weekday", "time"]
+        constraints = [models.UniqueConstraint(fields=["channel", "weekday", "time"], name="one_slot_per_time")]

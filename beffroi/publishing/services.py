@@ -246,6 +246,7 @@ def create_and_schedule_post(
     link: str = "",
     first_comment: str = "",
     duplicate_reason: str = "",
+    local_by_channel: dict[int, datetime] | None = None,
 ) -> Post:
     """Writes a post for several channels and schedules it (or submits it for approval, for an editor).
 
@@ -262,7 +263,11 @@ def create_and_schedule_post(
     if any(item.organisation_id != membership.organisation_id for item, _alt in media):
         raise ValidationError({"media": _("Unknown file.")})
     _check_against_networks(channels, texts, media, options)
-    timings = {c.pk: _when(c, local, zone, fold) for c in channels}
+    if local_by_channel:
+        # Each channel its own wall-clock time, in its own zone (its queue's next slot).
+        timings = {c.pk: _when(c, local_by_channel[c.pk], c.effective_time_zone, None) for c in channels}
+    else:
+        timings = {c.pk: _when(c, local, zone, fold) for c in channels}
     _guard_against_duplicates(membership, channels, texts, timings, media, duplicate_reason)
     for channel in channels:
         if options.get(channel.pk, {}).get("native_schedule"):
@@ -410,6 +415,26 @@ def edit_post_text(membership: Membership, post: Post, *, text: str) -> Post:
             if publication.state == State.SCHEDULED:
                 transition(publication, "resubmit", Trigger.PERSON, run_at=None)
     record_event(post, membership.user, "edited")
+    return post
+
+
+# Queues -------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_to_queue(membership: Membership, *, text: str, channel_ids: Iterable[int], **kwargs) -> Post:
+    """Schedules the post at each channel's next free queue slot (a wall-clock time in the channel's own zone),
+    with every rule of create_and_schedule_post; refused if a channel has no free slot."""
+    from beffroi.publishing.queues import next_free_slot
+
+    channels = _check_channels(membership, channel_ids)
+    # One queue filled at a time: two people adding at once must not get the same slot.
+    list(Channel.objects.select_for_update().filter(pk__in=[c.pk for c in channels]))
+    times = {channel.pk: next_free_slot(channel) for channel in channels}
+    post = create_and_schedule_post(
+        membership, text=text, channel_ids=[c.pk for c in channels], local=None, local_by_channel=times, **kwargs
+    )
+    record_event(post, membership.user, "queued", ", ".join(c.display_name for c in channels))
     return post
 
 

@@ -79,6 +79,15 @@ CASES = [
     Case("dashboard", "get", A.VIEW_ORGANISATION, lambda t: f"{_slug(t)}/"),
     Case("calendar", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_slug(t)}/calendar/"),
     Case("publications", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_slug(t)}/publications/"),
+    Case("publications_import", "get", A.COMPOSE, lambda t: f"{_slug(t)}/publications/import/"),
+    # Nothing uploaded yet: back to the upload page (302) when allowed.
+    Case(
+        "publications_import_confirm", "post", A.COMPOSE, lambda t: f"{_slug(t)}/publications/import/confirm/", ok=302
+    ),
+    Case("publications_import_cancel", "post", A.COMPOSE, lambda t: f"{_slug(t)}/publications/import/cancel/", ok=302),
+    Case("publications_import_template", "get", A.COMPOSE, lambda t: f"{_slug(t)}/publications/import/template.csv"),
+    Case("publications_export", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_slug(t)}/publications/export.csv"),
+    Case("api:export_posts", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_api(t)}/posts/export"),
     Case("inbox", "get", A.MODERATE, lambda t: f"{_slug(t)}/inbox/"),
     Case("insights", "get", A.VIEW_INSIGHTS, lambda t: f"{_slug(t)}/insights/"),
     Case("campaigns", "get", A.COMPOSE, lambda t: f"{_slug(t)}/campaigns/"),
@@ -110,6 +119,14 @@ CASES = [
     ),
     Case("settings_channels", "get", A.VIEW_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/"),
     Case("calendar_feeds", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_slug(t)}/calendar/feeds/"),
+    Case(
+        "settings_channel_queue",
+        "post",
+        A.MANAGE_CHANNELS,
+        lambda t: f"{_slug(t)}/settings/channels/{t.channel.pk}/queue/",
+        lambda t: {"day-0": "12:00"},
+        ok=302,
+    ),
     # One's own addresses only: an unknown id is "not found" for those allowed, refused for the others.
     Case(
         "calendar_feed_revoke",
