@@ -99,6 +99,9 @@ class PostIn(Schema):
     duplicate_reason: str = Field(
         "", description="Why the same post goes to several of the organisation's pages of one network anyway"
     )
+    remove_at: datetime | None = Field(
+        None, description="A temporary post: wall-clock end time (same zone rule as scheduled_at), then removed"
+    )
 
 
 class CheckIn(Schema):
@@ -257,6 +260,7 @@ def create_post(request, slug: str, payload: PostIn):
         link=payload.link,
         first_comment=payload.first_comment,
         duplicate_reason=payload.duplicate_reason,
+        remove_local=_naive(payload.remove_at),
     )
     return Status(201, list(post.publications.all()))
 

@@ -90,6 +90,9 @@ class Publication(models.Model):
     remote_url = models.URLField(max_length=2000, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     late_by = models.DurationField(null=True, blank=True)
+    # A temporary post: removed from the network at this time (the decks' "publications temporaires").
+    remove_at = models.DateTimeField(_("remove at"), null=True, blank=True)
+    removal_lease_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_code = models.CharField(max_length=64, blank=True)
     unknown_since = models.DateTimeField(null=True, blank=True)
@@ -213,6 +216,7 @@ ERROR_MESSAGES = {
     "video_unsupported": _("Beffroi cannot publish videos on this network yet."),
     "no_feed": _("This feed has no public address: reconnect it."),
     "not_started": _("The worker stopped before sending: the post goes out with the next one."),
+    "removal_refused": _("Not removed at its end time: the network refused. Delete it on the network."),
     "cannot_check": _(
         "The network did not confirm this post and cannot be read back for it: check the account, it may be "
         "online. Schedule it again only if it is not."

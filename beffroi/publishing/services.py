@@ -125,6 +125,27 @@ def _check_against_networks(
         raise ValidationError({"text": problems})
 
 
+def _removal_times(channels, timings, remove_local: datetime, zone: str | None) -> dict[int, datetime]:
+    """A temporary post's end, per channel (same zone rule as its start); only where the network can remove it."""
+    removals = {}
+    for channel in channels:
+        capabilities = capabilities_for(channel.network)
+        if capabilities is None or not capabilities.supports(Feature.DELETE):
+            raise ValidationError(
+                {
+                    "remove_at": _(
+                        "%(network)s does not let Beffroi remove a post: a temporary post cannot go to “%(name)s”."
+                    )
+                    % {"network": channel.get_network_display(), "name": channel.display_name}
+                }
+            )
+        end = resolve_local_time(remove_local, zone or channel.effective_time_zone).due_at
+        if end <= timings[channel.pk]["due_at"] + timedelta(minutes=1):
+            raise ValidationError({"remove_at": _("The end of a temporary post must come after its start.")})
+        removals[channel.pk] = end
+    return removals
+
+
 def _guard_against_duplicates(membership, channels, texts, timings, media, reason: str) -> None:
     """The same post on two of the organisation's pages of one network, close in time, is refused unless the
     person says why (recorded on the post): their fans would get it twice."""
@@ -247,6 +268,7 @@ def create_and_schedule_post(
     first_comment: str = "",
     duplicate_reason: str = "",
     local_by_channel: dict[int, datetime] | None = None,
+    remove_local: datetime | None = None,
 ) -> Post:
     """Writes a post for several channels and schedules it (or submits it for approval, for an editor).
 
@@ -269,6 +291,7 @@ def create_and_schedule_post(
     else:
         timings = {c.pk: _when(c, local, zone, fold) for c in channels}
     _guard_against_duplicates(membership, channels, texts, timings, media, duplicate_reason)
+    removals = _removal_times(channels, timings, remove_local, zone) if remove_local else {}
     for channel in channels:
         if options.get(channel.pk, {}).get("native_schedule"):
             timings[channel.pk]["run_at"] = _native_schedule_run_at(channel, timings[channel.pk]["due_at"])
@@ -292,6 +315,7 @@ def create_and_schedule_post(
             channel=channel,
             state=target,
             content_fingerprint=fingerprint(texts[channel.pk]),
+            remove_at=removals.get(channel.pk),
             **timings[channel.pk],
         )
     return post

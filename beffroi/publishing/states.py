@@ -80,6 +80,8 @@ TRANSITIONS: dict[str, Transition] = {
         _t("confirm_absent", S.UNKNOWN, S.SCHEDULED, T.PERSON),
         # Removed from the network by a person through Beffroi (the connector's delete succeeded first).
         _t("delete", S.PUBLISHED, S.DELETED, T.PERSON),
+        # A temporary post reaching its end time (the network deleted it first).
+        _t("expire", S.PUBLISHED, S.DELETED, T.SWEEPER),
     ]
 }
 

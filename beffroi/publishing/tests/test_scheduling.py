@@ -160,10 +160,11 @@ def test_state_graph_is_consistent():
     assert all(t.triggers for t in TRANSITIONS.values())
     workers = {name for name, t in TRANSITIONS.items() if Trigger.WORKER in t.triggers}
     assert workers == {"claim", "succeed", "retry", "fail", "lose_track"}
-    # Nothing leaves "published" but its deletion by a person, and nothing leaves "cancelled" or "deleted": a
-    # post on the network is never sent again.
-    assert [n for n, t in TRANSITIONS.items() if State.PUBLISHED in t.sources] == ["delete"]
+    # Nothing leaves "published" but its deletion (by a person, or at a temporary post's end), and nothing
+    # leaves "cancelled" or "deleted": a post on the network is never sent again.
+    assert [n for n, t in TRANSITIONS.items() if State.PUBLISHED in t.sources] == ["delete", "expire"]
     assert TRANSITIONS["delete"].triggers == {Trigger.PERSON} and TRANSITIONS["delete"].target == State.DELETED
+    assert TRANSITIONS["expire"].triggers == {Trigger.SWEEPER} and TRANSITIONS["expire"].target == State.DELETED
     assert not any({State.CANCELLED, State.DELETED} & t.sources for t in TRANSITIONS.values())
     # "unknown" never goes straight back to the queue without a reconciliation or a person's check.
     assert {n for n, t in TRANSITIONS.items() if State.UNKNOWN in t.sources} == {

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from beffroi.channels.models import Channel
 from beffroi.core.vault import VaultError
-from beffroi.networks.base import ErrorKind, MediaItem, Published, PublishError, PublishJob
+from beffroi.networks.base import ChannelAccess, ErrorKind, MediaItem, Published, PublishError, PublishJob
 from beffroi.publishing.models import Attempt, Publication
 from beffroi.publishing.states import State, Trigger, check
 
@@ -515,3 +515,68 @@ def postpone_check(job: PublishJob, reason: str) -> None:
     Publication.objects.filter(pk=job.publication_id, state=State.UNKNOWN).update(
         run_at=now + timedelta(seconds=RECONCILE_QUIET_S), last_error=reason[:1000], updated_at=now
     )
+
+
+# Temporary posts ----------------------------------------------------------------------------------------------
+
+REMOVAL_LEASE = timedelta(minutes=2)
+
+
+def claim_removals(limit: int, now: datetime | None = None) -> list[tuple[int, ChannelAccess, str]]:
+    """Published temporary posts whose end time came, leased so one worker removes each (a network's delete is
+    idempotent, so a removal repeated after a crash does no harm)."""
+    now = now or timezone.now()
+    due = list(
+        Publication.objects.filter(state=State.PUBLISHED, remove_at__lte=now)
+        .filter(Q(removal_lease_until__isnull=True) | Q(removal_lease_until__lt=now))
+        .values_list("pk", flat=True)[:limit]
+    )
+    claimed = []
+    for pk in due:
+        taken = (
+            Publication.objects.filter(pk=pk, state=State.PUBLISHED)
+            .filter(Q(removal_lease_until__isnull=True) | Q(removal_lease_until__lt=now))
+            .update(removal_lease_until=now + REMOVAL_LEASE)
+        )
+        if taken:
+            publication = Publication.objects.select_related("channel").get(pk=pk)
+            channel = publication.channel
+            try:
+                credentials = channel.credentials
+            except VaultError:
+                credentials = {}
+            claimed.append(
+                (
+                    pk,
+                    ChannelAccess(channel.pk, channel.network, dict(channel.config), credentials),
+                    publication.remote_id,
+                )
+            )
+    return claimed
+
+
+def record_removal(publication_id: int, error: PublishError | None) -> str:
+    """Removed → deleted. A retryable failure tries again after a back-off; a refusal keeps the post online and
+    says why (a person decides)."""
+    now = timezone.now()
+    mine = Publication.objects.filter(pk=publication_id, state=State.PUBLISHED)
+    if error is None:
+        moved = mine.update(
+            state=check("expire", Trigger.SWEEPER).target, removal_lease_until=None, remove_at=None, updated_at=now
+        )
+        return State.DELETED if moved else State.PUBLISHED
+    if error.kind == ErrorKind.PERMANENT:
+        mine.update(
+            remove_at=None,
+            removal_lease_until=None,
+            last_error=f"Not removed at its end time: {error.message}"[:1000],
+            last_error_code="removal_refused",
+            updated_at=now,
+        )
+    else:
+        mine.update(
+            remove_at=now + timedelta(seconds=max(error.retry_after or 0.0, backoff_seconds(2))),
+            removal_lease_until=None,
+            updated_at=now,
+        )
+    return State.PUBLISHED

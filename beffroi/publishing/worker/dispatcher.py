@@ -320,7 +320,29 @@ class Dispatcher:
         if jobs:
             results = await asyncio.gather(*(self._reconcile(job) for job in jobs))
             reconciled = sum(1 for state in results if state != State.UNKNOWN)
-        return {"released": released, "missed": len(missed), "reconciled": reconciled}
+        removed = await self._remove_temporary_posts()
+        return {"released": released, "missed": len(missed), "reconciled": reconciled, "removed": removed}
+
+    async def _remove_temporary_posts(self) -> int:
+        due = await self.db(claims.claim_removals, 50)
+        if not due:
+            return 0
+
+        async def remove(publication_id: int, access, remote_id: str) -> str:
+            connector = connector_for(access.network)
+            error = None
+            try:
+                if connector is None:
+                    raise PublishError(ErrorKind.PERMANENT, "No connector for this network.", code="no_connector")
+                await connector.delete(self.http_for(access), access, remote_id)
+            except PublishError as failure:
+                error = failure
+            except httpx.HTTPError as failure:
+                error = PublishError(ErrorKind.RETRYABLE, f"Network unreachable ({type(failure).__name__}).")
+            return await self.db(claims.record_removal, publication_id, error, _executor=self._db_results)
+
+        results = await asyncio.gather(*(remove(*item) for item in due))
+        return sum(1 for state in results if state == State.DELETED)
 
     async def _found(self, job: PublishJob, remote_id: str, url: str, at) -> str:
         return await self.db(claims.record_reconciliation, job, found_id=remote_id, found_url=url, found_at=at)
