@@ -9,6 +9,7 @@ from beffroi.core.views import healthz
 from beffroi.media import views as media_views
 from beffroi.networks.atom.feed import atom_feed
 from beffroi.organisations import views as org_views
+from beffroi.publishing import compose as publishing_compose
 from beffroi.publishing import feeds as publishing_feeds
 from beffroi.publishing import views as publishing_views
 from beffroi.web import views as web_views
@@ -17,6 +18,8 @@ organisation_patterns = [
     path("", org_views.dashboard, name="dashboard"),
     path("calendar/", web_views.calendar, name="calendar"),
     path("publications/", publishing_views.publication_list, name="publications"),
+    path("compose/", publishing_compose.compose, name="compose"),
+    path("compose/check/", publishing_compose.compose_check, name="compose_check"),
     path("settings/publishing-health/", publishing_views.health, name="settings_publishing_health"),
     path("inbox/", web_views.inbox, name="inbox"),
     path("insights/", web_views.insights, name="insights"),

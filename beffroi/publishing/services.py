@@ -269,6 +269,7 @@ def create_and_schedule_post(
     duplicate_reason: str = "",
     local_by_channel: dict[int, datetime] | None = None,
     remove_local: datetime | None = None,
+    intent: str = "schedule",
 ) -> Post:
     """Writes a post for several channels and schedules it (or submits it for approval, for an editor).
 
@@ -276,6 +277,10 @@ def create_and_schedule_post(
     now. All-or-nothing: one bad channel or time and nothing is created.
     """
     target = _target_state(membership)
+    if intent == "draft":
+        target = State.DRAFT
+    elif intent == "submit":
+        target = State.AWAITING_APPROVAL
     channels = _check_channels(membership, channel_ids)
     texts = {c.pk: ((variants or {}).get(c.pk) or text).strip() for c in channels}
     if not media and not all(texts.values()):  # a picture alone is a post (an Instagram story)
@@ -285,15 +290,23 @@ def create_and_schedule_post(
     if any(item.organisation_id != membership.organisation_id for item, _alt in media):
         raise ValidationError({"media": _("Unknown file.")})
     _check_against_networks(channels, texts, media, options)
-    if local_by_channel:
+    if target == State.DRAFT and local is None and not local_by_channel:
+        # A draft without a time yet.
+        timings = {
+            c.pk: {"due_at": None, "run_at": None, "scheduled_local": "", "scheduled_tz": "", "scheduled_fold": 0}
+            for c in channels
+        }
+    elif local_by_channel:
         # Each channel its own wall-clock time, in its own zone (its queue's next slot).
         timings = {c.pk: _when(c, local_by_channel[c.pk], c.effective_time_zone, None) for c in channels}
     else:
         timings = {c.pk: _when(c, local, zone, fold) for c in channels}
-    _guard_against_duplicates(membership, channels, texts, timings, media, duplicate_reason)
-    removals = _removal_times(channels, timings, remove_local, zone) if remove_local else {}
+    timed = all(t["due_at"] is not None for t in timings.values())
+    if timed:
+        _guard_against_duplicates(membership, channels, texts, timings, media, duplicate_reason)
+    removals = _removal_times(channels, timings, remove_local, zone) if remove_local and timed else {}
     for channel in channels:
-        if options.get(channel.pk, {}).get("native_schedule"):
+        if timed and target != State.DRAFT and options.get(channel.pk, {}).get("native_schedule"):
             timings[channel.pk]["run_at"] = _native_schedule_run_at(channel, timings[channel.pk]["due_at"])
     post = Post.objects.create(
         organisation=membership.organisation,
@@ -303,7 +316,11 @@ def create_and_schedule_post(
         first_comment=first_comment.strip(),
         duplicate_reason=duplicate_reason.strip()[:500],
     )
-    record_event(post, membership.user, "submitted" if target == State.AWAITING_APPROVAL else "scheduled")
+    record_event(
+        post,
+        membership.user,
+        {State.DRAFT: "drafted", State.AWAITING_APPROVAL: "submitted"}.get(target, "scheduled"),
+    )
     for position, (item, alt_text) in enumerate(media):
         PostMedia.objects.create(post=post, media=item, position=position, alt_text=alt_text.strip())
     for channel in channels:

@@ -119,6 +119,8 @@ CASES = [
     ),
     Case("settings_channels", "get", A.VIEW_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/"),
     Case("calendar_feeds", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_slug(t)}/calendar/feeds/"),
+    Case("compose", "get", A.COMPOSE, lambda t: f"{_slug(t)}/compose/"),
+    Case("compose_check", "post", A.COMPOSE, lambda t: f"{_slug(t)}/compose/check/", lambda t: {"text": "x"}),
     Case(
         "settings_channel_queue",
         "post",

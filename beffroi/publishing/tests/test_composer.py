@@ -1,0 +1,89 @@
+"""The composer page: choose pages, check live per network, then draft, submit, schedule, queue or publish now."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from beffroi.channels.models import Channel
+from beffroi.organisations.roles import Role
+from beffroi.publishing.models import Post, Publication
+from beffroi.publishing.states import State
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(tenant, path: str = "") -> str:
+    return f"/o/{tenant.organisation.slug}/compose/{path}"
+
+
+@pytest.fixture
+def pages(tenant_a, mastodon_channels):
+    mastodon, _second = mastodon_channels()
+    feed = Channel.objects.create(
+        organisation=tenant_a.organisation,
+        group=tenant_a.local,
+        network="atom",
+        display_name="Fil du centre",
+        remote_id="fil",
+        config={"feed_token": "fil"},
+    )
+    return mastodon, feed
+
+
+def test_the_live_check_shows_each_networks_count_errors_and_preview(tenant_a, client_for, pages):
+    mastodon, feed = pages
+    client = client_for(tenant_a.member(Role.EDITOR))
+    response = client.post(_url(tenant_a, "check/"), {"text": "x" * 501, "channels": [mastodon.pk, feed.pk]})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "501 / 500" in page and 'data-code="too_long"' in page and "Atom" in page
+    shorter = client.post(
+        _url(tenant_a, "check/"), {"text": "x" * 501, "variant-mastodon": "Court", "channels": [mastodon.pk]}
+    ).content.decode()
+    assert "5 / 500" in shorter and "too_long" not in shorter
+
+
+def test_an_editor_submits_and_a_validator_schedules(tenant_a, client_for, pages):
+    mastodon, feed = pages
+    editor = client_for(tenant_a.member(Role.EDITOR))
+    page = editor.get(_url(tenant_a)).content.decode()
+    assert "Submit for approval" in page or "Soumettre" in page
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    response = editor.post(
+        _url(tenant_a),
+        {"text": "Atelier jeudi", "channels": [feed.pk], "date": tomorrow, "time": "10:00", "action": "submit"},
+    )
+    assert response.status_code == 302 and "tab=awaiting" in response["Location"]
+    assert Publication.objects.get().state == State.AWAITING_APPROVAL
+    validator = client_for(tenant_a.member(Role.VALIDATOR))
+    response = validator.post(
+        _url(tenant_a),
+        {"text": "Sortie vendredi", "channels": [feed.pk], "date": tomorrow, "time": "11:30", "action": "schedule"},
+    )
+    assert response.status_code == 302 and "tab=scheduled" in response["Location"]
+    scheduled = Publication.objects.get(post__text="Sortie vendredi")
+    assert scheduled.state == State.SCHEDULED and scheduled.scheduled_local.endswith("T11:30")
+
+
+def test_drafts_need_no_time_and_errors_keep_what_was_typed(tenant_a, client_for, pages):
+    mastodon, feed = pages
+    client = client_for(tenant_a.member(Role.ADMIN))
+    assert client.post(_url(tenant_a), {"text": "Idée", "channels": [feed.pk], "action": "draft"}).status_code == 302
+    assert Publication.objects.get().state == State.DRAFT and Publication.objects.get().due_at is None
+    response = client.post(_url(tenant_a), {"text": "x" * 600, "channels": [mastodon.pk], "action": "now"})
+    page = response.content.decode()
+    assert response.status_code == 200 and "600" in page and "x" * 600 in page
+    assert Post.objects.count() == 1
+
+
+def test_the_duplicate_guard_asks_for_a_reason_then_goes_ahead(tenant_a, client_for, mastodon_channels):
+    first, second = mastodon_channels()
+    client = client_for(tenant_a.member(Role.ADMIN))
+    data = {"text": "Portes ouvertes", "channels": [first.pk, second.pk], "action": "now"}
+    page = client.post(_url(tenant_a), data).content.decode()
+    assert 'name="duplicate_reason"' in page and not Post.objects.exists()
+    assert client.post(_url(tenant_a), {**data, "duplicate_reason": "Deux villes"}).status_code == 302
+    assert Post.objects.get().duplicate_reason == "Deux villes"
