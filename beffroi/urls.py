@@ -20,6 +20,17 @@ organisation_patterns = [
     path("publications/", publishing_views.publication_list, name="publications"),
     path("compose/", publishing_compose.compose, name="compose"),
     path("compose/check/", publishing_compose.compose_check, name="compose_check"),
+    path("publications/import/", publishing_views.publication_import, name="publications_import"),
+    path(
+        "publications/import/confirm/", publishing_views.publication_import_confirm, name="publications_import_confirm"
+    ),
+    path("publications/import/cancel/", publishing_views.publication_import_cancel, name="publications_import_cancel"),
+    path(
+        "publications/import/template.csv",
+        publishing_views.publication_import_template,
+        name="publications_import_template",
+    ),
+    path("publications/export.csv", publishing_views.publication_export, name="publications_export"),
     path("settings/publishing-health/", publishing_views.health, name="settings_publishing_health"),
     path("inbox/", web_views.inbox, name="inbox"),
     path("insights/", web_views.insights, name="insights"),

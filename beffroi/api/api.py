@@ -453,3 +453,71 @@ def list_members(request, slug: str):
         )
         for m in membership.organisation.memberships.select_related("user").prefetch_related("groups")
     ]
+
+
+class ImportProblemOut(Schema):
+    line: int = Field(description="As a spreadsheet numbers it: the header is line 1")
+    column: str
+    message: str
+
+
+class ImportReportOut(Schema):
+    rows: int
+    good: int
+    bad: int
+    problems: list[ImportProblemOut]
+
+
+class ImportDoneOut(Schema):
+    created: int
+    post_ids: list[int]
+
+
+class ImportRefusedOut(Schema):
+    detail: str
+    report: ImportReportOut | None = None
+
+
+@api.post(
+    "/organisations/{slug}/posts/import",
+    response={200: ImportReportOut, 201: ImportDoneOut, 422: ImportRefusedOut},
+)
+def import_posts(request, slug: str, dry_run: bool = True, file: UploadedFile | None = File(None)):  # noqa: B008
+    """Imports posts from a CSV file (columns: date, time, time_zone, channels, text, link, first_comment, fold).
+
+    `dry_run=true` (the default) checks every row and creates nothing; `dry_run=false` creates one post per row,
+    or none at all when a row is bad (422 with the report).
+    """
+    from beffroi.publishing import bulk
+
+    membership = _membership(request, slug, Action.COMPOSE)  # first: another organisation's slug is a 404
+    if file is None:
+        raise HttpError(422, "Send the CSV file as multipart form data, in the field `file`.")
+    data = file.read(bulk.MAX_BYTES + 1)
+    try:
+        if dry_run:
+            return Status(200, bulk.dry_run(membership, data).as_json())
+        posts = bulk.import_posts(membership, data)
+    except bulk.ImportRefused as refused:
+        return Status(422, {"detail": refused.messages[0], "report": refused.report.as_json()})
+    except ValidationError as exc:
+        return Status(422, {"detail": " ".join(exc.messages), "report": None})
+    except PermissionDenied as exc:
+        raise HttpError(403, str(exc)) from exc
+    return Status(201, {"created": len(posts), "post_ids": [post.pk for post in posts]})
+
+
+@api.get("/organisations/{slug}/posts/export")
+def export_posts(request, slug: str, state: str | None = None, channel: int | None = None):
+    """The posts (scheduled by default: `state` to choose) as a CSV file the import reads back."""
+    from django.http import HttpResponse
+
+    from beffroi.publishing import bulk
+    from beffroi.publishing.views import filtered_publications
+
+    membership = _membership(request, slug, Action.VIEW_PUBLICATIONS)
+    params = {key: value for key, value in {"state": state, "channel": channel}.items() if value is not None}
+    text = bulk.export_posts(membership, filtered_publications(membership, params))
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="beffroi-{membership.organisation.slug}.csv"'
+    return response

@@ -1,17 +1,29 @@
-"""Publication lists and the publishing health page."""
+"""Publication lists, the publishing health page, and bulk CSV import and export."""
 
 from __future__ import annotations
 
+import re
+import secrets
+import time
 from datetime import timedelta
+from pathlib import Path
 
-from django.db.models import Count, Q
-from django.shortcuts import render
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
+from django.views.decorators.http import require_GET, require_POST
 
 from beffroi.channels.models import Channel
 from beffroi.organisations.roles import Action
 from beffroi.organisations.tenancy import organisation_view
+from beffroi.publishing import bulk
 from beffroi.publishing.models import Publication, WorkerHeartbeat
 from beffroi.publishing.states import State
 
@@ -78,3 +90,150 @@ def health(request):
         "publishing/health.html",
         {"channels": per_channel, "workers": workers, "summary": summary, "stale_after": 60},
     )
+
+
+# ---------------------------------------------------------------------------------------------------- bulk CSV
+
+
+# An uploaded file waits here between the dry run and the confirmation, named by a random token that only the
+# person's session knows (the browser never sends a path or a name back).
+IMPORT_SESSION_KEY = "beffroi_bulk_import"
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
+_IMPORT_MAX_AGE_S = 24 * 3600
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("CSV file"),
+        help_text=gettext_lazy("UTF-8, columns separated by commas or semicolons, at most 5,000 rows and 5 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+
+def _import_dir() -> Path:
+    directory = Path(settings.DATA_DIR) / "imports"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _forget_old_imports() -> None:
+    """Files left by an upload never confirmed nor cancelled go after a day."""
+    limit = time.time() - _IMPORT_MAX_AGE_S
+    for path in _import_dir().glob("*.csv"):
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+        except OSError:
+            pass
+
+
+def _pending_path(request) -> Path | None:
+    """The waiting file of this person for this organisation, or None."""
+    pending = request.session.get(IMPORT_SESSION_KEY) or {}
+    token = pending.get(request.organisation.slug)
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        return None
+    path = _import_dir() / f"{token}.csv"
+    return path if path.is_file() else None
+
+
+def _drop_pending(request) -> None:
+    path = _pending_path(request)
+    if path is not None:
+        path.unlink(missing_ok=True)
+    pending = dict(request.session.get(IMPORT_SESSION_KEY) or {})
+    if pending.pop(request.organisation.slug, None) is not None:
+        request.session[IMPORT_SESSION_KEY] = pending
+
+
+def _report_page(request, report: bulk.Report, name: str):
+    return render(request, "publishing/import_report.html", {"report": report, "file_name": name})
+
+
+@organisation_view(Action.COMPOSE)
+def publication_import(request):
+    """Step 1: upload, then the dry-run report (nothing is created yet)."""
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            data = upload.read(bulk.MAX_BYTES + 1)  # one byte too many is enough for "too big"
+            report = bulk.dry_run(request.membership, data)
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error("file", message)
+        else:
+            _drop_pending(request)
+            _forget_old_imports()
+            token = secrets.token_urlsafe(32)
+            (_import_dir() / f"{token}.csv").write_bytes(data)
+            pending = dict(request.session.get(IMPORT_SESSION_KEY) or {})
+            pending[request.organisation.slug] = token
+            request.session[IMPORT_SESSION_KEY] = pending
+            request.session[f"{IMPORT_SESSION_KEY}_name"] = upload.name[:200]
+            return _report_page(request, report, upload.name)
+    return render(request, "publishing/import_upload.html", {"form": form, "max_rows": bulk.MAX_ROWS})
+
+
+@organisation_view(Action.COMPOSE)
+@require_POST  # inside: another organisation's slug is a 404 whatever the method
+def publication_import_confirm(request):
+    """Step 2: creates every post of the waiting file, or none when a row is (now) bad."""
+    path = _pending_path(request)
+    if path is None:
+        messages.error(request, _("Nothing to import: upload the file again."))
+        return redirect("publications_import", request.organisation.slug)
+    try:
+        posts = bulk.import_posts(request.membership, path.read_bytes())
+    except bulk.ImportRefused as refused:
+        return _report_page(request, refused.report, request.session.get(f"{IMPORT_SESSION_KEY}_name", ""))
+    except ValidationError as error:
+        _drop_pending(request)
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("publications_import", request.organisation.slug)
+    _drop_pending(request)
+    messages.success(
+        request,
+        ngettext("%(count)s post imported.", "%(count)s posts imported.", len(posts)) % {"count": len(posts)},
+    )
+    return redirect("publications", request.organisation.slug)
+
+
+@organisation_view(Action.COMPOSE)
+@require_POST  # inside: another organisation's slug is a 404 whatever the method
+def publication_import_cancel(request):
+    _drop_pending(request)
+    messages.success(request, _("Import cancelled: nothing was created."))
+    return redirect("publications", request.organisation.slug)
+
+
+@organisation_view(Action.COMPOSE)
+@require_GET  # inside: another organisation's slug is a 404 whatever the method
+def publication_import_template(request):
+    response = HttpResponse(bulk.template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="beffroi-import-template.csv"'
+    return response
+
+
+def filtered_publications(membership, params) -> QuerySet:
+    """The publications list's filters, for the export: `tab`, `state`, `channel`."""
+    publications = visible_publications(membership)
+    tab = next((t for t in TABS if t[0] == params.get("tab")), None)
+    if tab is not None:
+        publications = publications.filter(state__in=tab[2])
+    if params.get("state") in State.values:
+        publications = publications.filter(state=params["state"])
+    if str(params.get("channel", "")).isdigit():
+        publications = publications.filter(channel_id=int(params["channel"]))
+    return publications
+
+
+@organisation_view(Action.VIEW_PUBLICATIONS)
+@require_GET  # inside: another organisation's slug is a 404 whatever the method
+def publication_export(request):
+    text = bulk.export_posts(request.membership, filtered_publications(request.membership, request.GET))
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    name = f"beffroi-{request.organisation.slug}-{timezone.localdate():%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
