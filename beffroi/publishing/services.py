@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -287,6 +288,11 @@ def create_and_schedule_post(
         raise ValidationError({"text": _("Write something to publish.")})
     media = media or []
     options = options or {}
+    if link.strip():
+        try:
+            URLValidator(schemes=["http", "https"])(link.strip())
+        except ValidationError as error:
+            raise ValidationError({"link": _("The link must be a web address starting with https://.")}) from error
     if any(item.organisation_id != membership.organisation_id for item, _alt in media):
         raise ValidationError({"media": _("Unknown file.")})
     _check_against_networks(channels, texts, media, options)

@@ -87,3 +87,14 @@ def test_the_duplicate_guard_asks_for_a_reason_then_goes_ahead(tenant_a, client_
     assert 'name="duplicate_reason"' in page and not Post.objects.exists()
     assert client.post(_url(tenant_a), {**data, "duplicate_reason": "Deux villes"}).status_code == 302
     assert Post.objects.get().duplicate_reason == "Deux villes"
+
+
+def test_a_link_must_be_a_web_address(tenant_a, client_for, pages):
+    _mastodon, feed = pages
+    client = client_for(tenant_a.member(Role.ADMIN))
+    page = client.post(
+        _url(tenant_a), {"text": "Lien", "channels": [feed.pk], "link": "javascript:alert(1)", "action": "now"}
+    ).content.decode()
+    assert "https://" in page and not Post.objects.exists()
+    listing = client.get(f"/o/{tenant_a.organisation.slug}/publications/").content.decode()
+    assert f'href="/o/{tenant_a.organisation.slug}/compose/"' in listing
