@@ -17,6 +17,8 @@ from beffroi.web import views as web_views
 organisation_patterns = [
     path("", org_views.dashboard, name="dashboard"),
     path("calendar/", web_views.calendar, name="calendar"),
+    path("calendar/events", web_views.calendar_events, name="calendar_events"),
+    path("calendar/events/<int:publication_id>/move", web_views.calendar_move, name="calendar_move"),
     path("publications/", publishing_views.publication_list, name="publications"),
     path("compose/", publishing_compose.compose, name="compose"),
     path("compose/check/", publishing_compose.compose_check, name="compose_check"),

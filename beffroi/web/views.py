@@ -15,13 +15,10 @@ from django.views.decorators.http import require_POST
 from beffroi.core.forms import TimeZoneField
 from beffroi.organisations.context_processors import SECTIONS
 from beffroi.organisations.tenancy import organisation_view
+from beffroi.web.calendar import calendar, calendar_events, calendar_move  # noqa: F401 — routed in urls.py
 
 # What each section will hold, said plainly while it is not built yet.
 COMING = {
-    "calendar": gettext_lazy(
-        "The editorial calendar will show every scheduled and published post of your pages, by month, week or "
-        "list, and let you move a post by dragging it."
-    ),
     "inbox": gettext_lazy(
         "The inbox will gather comments, mentions and messages from every page, with moderation rules, "
         "saved replies and escalation to a named contact."
@@ -48,7 +45,6 @@ def _section(name: str):
     return view
 
 
-calendar = _section("calendar")
 inbox = _section("inbox")
 insights = _section("insights")
 campaigns = _section("campaigns")

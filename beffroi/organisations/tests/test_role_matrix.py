@@ -119,6 +119,19 @@ CASES = [
     ),
     Case("settings_channels", "get", A.VIEW_CHANNELS, lambda t: f"{_slug(t)}/settings/channels/"),
     Case("calendar_feeds", "get", A.VIEW_PUBLICATIONS, lambda t: f"{_slug(t)}/calendar/feeds/"),
+    Case(
+        "calendar_events",
+        "get",
+        A.VIEW_PUBLICATIONS,
+        lambda t: f"{_slug(t)}/calendar/events?start=2031-03-01&end=2031-04-01",
+    ),
+    Case(
+        "calendar_move",
+        "post",
+        A.PUBLISH,
+        lambda t: f"{_slug(t)}/calendar/events/{_publication(t)}/move",
+        lambda t: {"start": "2031-06-03T09:00"},
+    ),
     Case("compose", "get", A.COMPOSE, lambda t: f"{_slug(t)}/compose/"),
     Case("compose_check", "post", A.COMPOSE, lambda t: f"{_slug(t)}/compose/check/", lambda t: {"text": "x"}),
     Case(

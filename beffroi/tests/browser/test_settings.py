@@ -32,7 +32,7 @@ def test_admin_renames_then_disables_a_channel(login):
     expect(page.locator("#id_display_name")).to_have_value("Centre social de Cambrai")
 
     page.fill("#id_display_name", "Centre social Cambrai — Mastodon")
-    response = click_and_load(page, page.locator("main form.form button[type=submit]"))
+    response = click_and_load(page, page.locator("main form.form:not(.queue-form) button[type=submit]"))
     assert response.status == 200
     expect(page).to_have_url(re.compile(f"{re.escape(org_url(BASSIN, 'settings/channels/'))}$"))
     success = page.locator("main .messages .message.success")
@@ -74,7 +74,7 @@ def test_admin_invites_a_member(login, mailoutbox):
     moderator = page.locator("input[name=role][value=moderator]")
     moderator.check()
     role_label = page.locator(f'label[for="{moderator.get_attribute("id")}"]').inner_text().strip()
-    response = click_and_load(page, page.locator("main form.form button[type=submit]"))
+    response = click_and_load(page, page.locator("main form.form:not(.queue-form) button[type=submit]"))
     assert response.status == 200
 
     expect(page).to_have_url(re.compile(f"{re.escape(org_url(BASSIN, 'settings/members/'))}$"))
@@ -94,7 +94,7 @@ def test_admin_invites_a_member(login, mailoutbox):
     # An address that already belongs to a member is refused on the form.
     page.fill("#id_email", EMAILS["validator"])
     page.locator("input[name=role][value=editor]").check()
-    response = click_and_load(page, page.locator("main form.form button[type=submit]"))
+    response = click_and_load(page, page.locator("main form.form:not(.queue-form) button[type=submit]"))
     assert response.status == 200
     expect(page.locator("main .messages .message.success")).to_have_count(0)
     expect(page.locator("#id_email_error")).to_be_visible()

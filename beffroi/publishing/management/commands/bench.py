@@ -1,6 +1,9 @@
 """`beffroi bench publish`: how fast and how faithfully the worker drains a burst (or a steady stream) of due
 publications into the network simulator. Prints one JSON line last.
 
+`beffroi bench calendar`: how fast the calendar's events endpoint answers for a month view over N publications
+(server time, through Django's test client: middleware, tenancy, one query, JSON). Prints one JSON line last.
+
 It never touches your data: it makes a throwaway database (a SQLite file in a temporary folder, or a
 temporary PostgreSQL database with --database postgres), migrates it, and runs itself there.
 """
@@ -21,10 +24,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = "Benchmarks publishing: `beffroi bench publish [--posts N --channels N --latency-ms MS …]`."
+    help = (
+        "Benchmarks publishing: `beffroi bench publish [--posts N --channels N --latency-ms MS …]`; "
+        "the calendar: `beffroi bench calendar [--publications N --requests N]`."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("what", choices=["publish"])
+        parser.add_argument("what", choices=["publish", "calendar"])
         parser.add_argument("--posts", type=int, default=10_000)
         parser.add_argument("--channels", type=int, default=2_000)
         parser.add_argument("--latency-ms", type=float, default=100.0)
@@ -34,10 +40,14 @@ class Command(BaseCommand):
         parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/postgres")
         parser.add_argument("--steady", action="store_true", help="1 publication per second instead of a burst")
         parser.add_argument("--duration", type=int, default=600, help="seconds of steady load (--steady)")
+        parser.add_argument("--publications", type=int, default=5_000, help="calendar: publications in the month")
+        parser.add_argument("--requests", type=int, default=50, help="calendar: timed requests")
         parser.add_argument("--inner", action="store_true", help="(internal: run inside the throwaway database)")
 
     def handle(self, *args, **options):
         if options["inner"]:
+            if options["what"] == "calendar":
+                return self._measure_calendar(options)
             return self._measure(options)
         return self._outer(options)
 
@@ -126,6 +136,118 @@ class Command(BaseCommand):
             "run_s": round(run_s, 1),
         }
         self.stdout.write(json.dumps(result))
+
+    def _measure_calendar(self, options) -> None:
+        from django.db import connection
+        from django.test import Client
+        from django.test.utils import setup_test_environment
+
+        setup_test_environment()  # lets the test client's "testserver" host in
+        count = options["publications"]
+        self.stderr.write(f"Loading {count} publications in one month…")
+        user, slug, month_start = _load_calendar(count)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        client = Client()
+        client.force_login(user)
+        url = f"/o/{slug}/calendar/events"
+        # What FullCalendar asks for a month view: six weeks from the Monday before the 1st, in the viewer's zone.
+        grid_start = month_start - timedelta(days=month_start.weekday())
+        params = {
+            "start": grid_start.strftime("%Y-%m-%dT00:00:00"),
+            "end": (grid_start + timedelta(days=42)).strftime("%Y-%m-%dT00:00:00"),
+            "timeZone": "Europe/Paris",
+        }
+        response = client.get(url, params)  # warm-up (session, caches, first query plan)
+        if response.status_code != 200:
+            raise CommandError(f"the events endpoint answered {response.status_code}")
+        events = len(response.json())
+        durations = []
+        for _ in range(options["requests"]):
+            started = time.perf_counter()
+            response = client.get(url, params)
+            durations.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+        durations.sort()
+        result = {
+            "benchmark": "calendar",
+            "publications": count,
+            "database": connection.vendor,
+            "requests": len(durations),
+            "p50_ms": _percentile(durations, 50),
+            "p95_ms": _percentile(durations, 95),
+            "max_ms": round(max(durations), 3),
+            "events": events,
+        }
+        self.stdout.write(json.dumps(result))
+
+
+def _load_calendar(count: int, channel_count: int = 36):
+    """An organisation with `channel_count` channels over a few networks and groups, and `count` publications
+    spread over next month (most scheduled, some published, a few failed). Returns (user, slug, month start)."""
+    import random
+    import zoneinfo
+    from datetime import UTC, datetime
+
+    from beffroi.accounts.models import User
+    from beffroi.channels.models import Channel
+    from beffroi.networks.registry import Network
+    from beffroi.organisations.models import Membership, Organisation, PageGroup
+    from beffroi.organisations.roles import Role
+    from beffroi.publishing.models import Post, Publication
+    from beffroi.publishing.states import State
+
+    rng = random.Random(42)  # noqa: S311 — repeatable test data, not secrets
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    organisation = Organisation.objects.create(
+        name="Calendar benchmark", slug=f"bench-calendar-{os.getpid()}", time_zone="Europe/Paris"
+    )
+    groups = [PageGroup.objects.create(organisation=organisation, name=f"Group {n}") for n in range(4)]
+    networks = [Network.FACEBOOK, Network.INSTAGRAM, Network.MASTODON, Network.BLUESKY, Network.LINKEDIN]
+    channels = Channel.objects.bulk_create(
+        [
+            Channel(
+                organisation=organisation,
+                group=groups[n % len(groups)],
+                network=networks[n % len(networks)],
+                display_name=f"Channel {n}",
+                remote_id=f"c{n}",
+            )
+            for n in range(channel_count)
+        ]
+    )
+    user = User.objects.create_user("bench-calendar@example.org", "bench-calendar-password", full_name="Bench")
+    Membership.objects.create(organisation=organisation, user=user, role=Role.ADMIN)
+    today = datetime.now(UTC)
+    month_start = (today.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_seconds = 28 * 24 * 3600
+    posts = Post.objects.bulk_create(
+        [
+            Post(organisation=organisation, text=f"Benchmark post {n}: " + "lorem ipsum dolor sit amet " * 8)
+            for n in range(count)
+        ],
+        batch_size=1000,
+    )
+    rows = []
+    for n, post in enumerate(posts):
+        due = month_start + timedelta(seconds=rng.randrange(month_seconds))
+        state = rng.choices([State.SCHEDULED, State.PUBLISHED, State.FAILED], weights=[85, 12, 3])[0]
+        published = state == State.PUBLISHED
+        rows.append(
+            Publication(
+                post=post,
+                channel=channels[n % channel_count],
+                state=state,
+                due_at=due,
+                run_at=due,
+                scheduled_local=due.astimezone(paris).replace(tzinfo=None).isoformat(timespec="minutes"),
+                scheduled_tz="Europe/Paris",
+                published_at=due if published else None,
+                remote_url=f"https://example.org/posts/{n}" if published else "",
+            )
+        )
+    Publication.objects.bulk_create(rows, batch_size=1000)
+    return user, organisation.slug, month_start
 
 
 def _percentile(values: list[float], pct: int) -> float | None:
