@@ -21,6 +21,7 @@ organisation_patterns = [
     path("calendar/events/<int:publication_id>/move", web_views.calendar_move, name="calendar_move"),
     path("publications/", publishing_views.publication_list, name="publications"),
     path("compose/", publishing_compose.compose, name="compose"),
+    path("posts/<int:post_id>/<str:verb>/", publishing_views.post_decision, name="post_decision"),
     path("compose/check/", publishing_compose.compose_check, name="compose_check"),
     path("publications/import/", publishing_views.publication_import, name="publications_import"),
     path(

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from beffroi.channels.models import Channel
 from beffroi.organisations.roles import Action
 from beffroi.organisations.tenancy import organisation_view
-from beffroi.publishing import bulk
+from beffroi.publishing import bulk, services
 from beffroi.publishing.models import Publication, WorkerHeartbeat
 from beffroi.publishing.states import State
 
@@ -52,7 +53,38 @@ def publication_list(request):
         visible_publications(request.membership).values_list("state").annotate(n=Count("pk")).values_list("state", "n")
     )
     tabs = [(key, label, sum(counts.get(s, 0) for s in states), key == tab[0]) for key, label, states in TABS]
-    return render(request, "publishing/publication_list.html", {"publications": publications, "tabs": tabs})
+    return render(
+        request,
+        "publishing/publication_list.html",
+        {
+            "publications": publications,
+            "tabs": tabs,
+            "can_approve": tab[0] == "awaiting" and request.membership.can(Action.APPROVE),
+            "now": timezone.now(),
+        },
+    )
+
+
+@organisation_view(Action.APPROVE)
+@require_POST
+def post_decision(request, post_id: int, verb: str):
+    """Approve or reject (with a comment) a post awaiting approval, from the list."""
+    from beffroi.publishing.models import Post
+
+    visible = visible_publications(request.membership).values("post_id")
+    post = get_object_or_404(Post.objects.filter(organisation=request.organisation, pk__in=visible), pk=post_id)
+    try:
+        if verb == "approve":
+            services.approve_post(request.membership, post, comment=request.POST.get("comment", ""))
+            messages.success(request, _("Approved: “%(post)s” is scheduled.") % {"post": post})
+        elif verb == "reject":
+            services.reject_post(request.membership, post, comment=request.POST.get("comment", ""))
+            messages.success(request, _("Sent back to its author with your comment: “%(post)s”.") % {"post": post})
+        else:
+            raise Http404
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect(f"{reverse('publications', args=[request.organisation.slug])}?tab=awaiting")
 
 
 @organisation_view(Action.MANAGE_CHANNELS)

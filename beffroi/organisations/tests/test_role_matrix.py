@@ -57,6 +57,12 @@ def _empty_group(t: Tenant) -> int:
     return PageGroup.objects.create(organisation=t.organisation, name="Empty", level=3, parent=t.regional).pk
 
 
+def _post(t: Tenant) -> int:
+    from beffroi.publishing.models import Publication
+
+    return Publication.objects.get(pk=_publication(t)).post_id
+
+
 def _invitation(t: Tenant) -> int:
     return Invitation.objects.create(organisation=t.organisation, email="invited@example.org").pk
 
@@ -133,6 +139,8 @@ CASES = [
         lambda t: {"start": "2031-06-03T09:00"},
     ),
     Case("compose", "get", A.COMPOSE, lambda t: f"{_slug(t)}/compose/"),
+    # Nothing awaits approval here: allowed roles are sent back to the list with a message.
+    Case("post_decision", "post", A.APPROVE, lambda t: f"{_slug(t)}/posts/{_post(t)}/approve/", ok=302),
     Case("compose_check", "post", A.COMPOSE, lambda t: f"{_slug(t)}/compose/check/", lambda t: {"text": "x"}),
     Case(
         "settings_channel_queue",

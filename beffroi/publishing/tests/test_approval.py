@@ -101,3 +101,18 @@ def test_the_api_approves_and_rejects(tenant_a, submitted, client_for):
     assert refused.status_code == 422
     approved = validator.post(f"{base}/approve", {"comment": "OK"}, content_type="application/json")
     assert approved.status_code == 200 and approved.json()[0]["state"] == "scheduled"
+
+
+def test_validators_approve_and_send_back_from_the_list(
+    tenant_a, submitted, client_for, django_capture_on_commit_callbacks
+):
+    slug = tenant_a.organisation.slug
+    validator = client_for(tenant_a.member(Role.VALIDATOR))
+    page = validator.get(f"/o/{slug}/publications/?tab=awaiting").content.decode()
+    assert f"/o/{slug}/posts/{submitted.pk}/approve/" in page and f"/o/{slug}/posts/{submitted.pk}/reject/" in page
+    editor_page = client_for(tenant_a.member(Role.EDITOR)).get(f"/o/{slug}/publications/?tab=awaiting").content.decode()
+    assert "/approve/" not in editor_page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = validator.post(f"/o/{slug}/posts/{submitted.pk}/reject/", {"comment": "Trop long"})
+    assert response.status_code == 302 and submitted.publications.get().state == State.DRAFT
+    assert len(mail.outbox) == 1
