@@ -101,8 +101,13 @@ def test_compose_check_submit_approve_move_and_publish(page, simulator):
 
     # The editor composes for the three pages.
     _log_in_as(page, "editor", org_url(BASSIN, "compose/"))
+    # The whole Valenciennes group at once: its pages (the editor sees only this group).
+    page.get_by_role("button", name=re.compile("Valenciennes$")).click()
     for channel in (mastodon_a, mastodon_b, feed):
-        page.locator(f"#channel-{channel.pk}").check()
+        expect(page.locator(f"#channel-{channel.pk}")).to_be_checked()
+    # …then leave out the centre's Facebook and Instagram pages for this one.
+    for other in Channel.objects.filter(group=mastodon_a.group, network__in=["facebook", "instagram"]):
+        page.locator(f"#channel-{other.pk}").uncheck()
     page.locator("#text").fill("Sortie au musée du Louvre-Lens samedi, départ 9 h du centre. " + "Inscriptions ! " * 35)
     checks = page.locator("#checks")
     expect(checks.locator('section[data-network="mastodon"] .error')).to_contain_text("Trop long pour Mastodon")

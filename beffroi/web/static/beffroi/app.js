@@ -27,3 +27,15 @@ document.addEventListener("submit", (event) => {
   const message = event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) event.preventDefault();
 });
+
+// Composer: choose every page of a group at once ("toutes les pages régionales"). Without JavaScript the
+// button stays hidden and pages are ticked one by one.
+for (const button of document.querySelectorAll("[data-select-group]")) {
+  button.hidden = false;
+  button.addEventListener("click", () => {
+    const boxes = button.closest("fieldset").querySelectorAll('input[type="checkbox"]');
+    const all = Array.from(boxes).every((box) => box.checked);
+    for (const box of boxes) box.checked = !all;
+    button.closest("form").dispatchEvent(new Event("change", { bubbles: true }));
+  });
+}
