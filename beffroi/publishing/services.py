@@ -150,6 +150,8 @@ def _removal_times(channels, timings, remove_local: datetime, zone: str | None) 
 def _guard_against_duplicates(membership, channels, texts, timings, media, reason: str) -> None:
     """The same post on two of the organisation's pages of one network, close in time, is refused unless the
     person says why (recorded on the post): their fans would get it twice."""
+    if reason.strip():
+        return
     planned = [
         Planned(
             channel=channel,
@@ -159,8 +161,11 @@ def _guard_against_duplicates(membership, channels, texts, timings, media, reaso
         )
         for channel in channels
     ]
-    found = find_duplicates(membership.organisation, planned)
-    if not found or reason.strip():
+    _refuse_duplicates(membership, find_duplicates(membership.organisation, planned))
+
+
+def _refuse_duplicates(membership, found) -> None:
+    if not found:
         return
     messages = []
     for duplicate in found:
@@ -188,6 +193,22 @@ def _guard_against_duplicates(membership, channels, texts, timings, media, reaso
                 % values
             )
     raise ValidationError({"duplicates": messages}, code="duplicate")
+
+
+def _guard_a_move(membership, publication: Publication, due_at: datetime) -> None:
+    """Moving (or scheduling a draft) can bring a post next to the same one on a sibling page: the same guard,
+    unless a reason was recorded with the post."""
+    post = publication.post
+    if post.duplicate_reason:
+        return
+    variant = post.variants.filter(channel=publication.channel).first()
+    planned = Planned(
+        channel=publication.channel,
+        text=variant.text if variant and variant.text else post.text,
+        due_at=due_at,
+        media=frozenset(post.media.values_list("media__sha256", flat=True)),
+    )
+    _refuse_duplicates(membership, find_duplicates(membership.organisation, [planned], exclude_post_id=post.pk))
 
 
 # Sent this long before the network's own minimum, so a slightly late worker still meets it.
@@ -359,6 +380,7 @@ def reschedule_publication(
     if publication.state not in check(name, Trigger.PERSON).sources:
         raise ValidationError(_refused_message(publication.state))
     timing = _when(publication.channel, local, zone, fold)
+    _guard_a_move(membership, publication, timing["due_at"])
     try:
         transition(publication, name, Trigger.PERSON, attempts=0, last_error="", last_error_code="", **timing)
     except TransitionRefused as refused:

@@ -131,3 +131,23 @@ def test_the_window_is_an_organisation_setting(tenant_a, client_for):
     assert response.status_code == 302
     tenant_a.organisation.refresh_from_db()
     assert tenant_a.organisation.duplicate_window_hours == 72
+
+
+def test_moving_or_scheduling_a_draft_next_to_the_same_post_is_caught_too(tenant_a, mastodon_channels):
+    from beffroi.publishing.services import reschedule_publication
+
+    first, second = mastodon_channels()
+    create_and_schedule_post(_admin(tenant_a), text="Collecte de jouets samedi", channel_ids=[first.pk], local=_in(5))
+    later = create_and_schedule_post(
+        _admin(tenant_a), text="Collecte de jouets samedi", channel_ids=[second.pk], local=_in(100)
+    )
+    moved = later.publications.get()
+    with pytest.raises(ValidationError) as refused:
+        reschedule_publication(_admin(tenant_a), moved, local=_in(6))
+    assert "Mastodon 0" in " ".join(refused.value.messages)
+    draft = create_and_schedule_post(
+        _admin(tenant_a), text="Collecte de jouets samedi !", channel_ids=[second.pk], local=None, intent="draft"
+    )
+    with pytest.raises(ValidationError):
+        reschedule_publication(_admin(tenant_a), draft.publications.get(), local=_in(4))
+    reschedule_publication(_admin(tenant_a), moved, local=_in(150))  # far from the other: fine
