@@ -285,24 +285,14 @@ def list_networks(request):
 @api.post("/organisations/{slug}/networks/{network}/check", response=CheckOut)
 def check_post(request, slug: str, network: str, payload: CheckIn):
     """Checks a post against a network's rules: the same validator as the composer and `beffroi check`."""
-    from beffroi.media.inspect import MediaInfo
-    from beffroi.networks.capabilities import MediaKind
     from beffroi.networks.registry import capabilities_for
-    from beffroi.networks.validation import MediaInput
     from beffroi.networks.validation import check_post as check
 
     membership = _membership(request, slug, Action.COMPOSE)
     capabilities = capabilities_for(network)
     if capabilities is None:
         raise HttpError(404, "Unknown network.")
-    media = [
-        MediaInput(
-            MediaInfo(item.mime_type, MediaKind(item.kind), item.size, item.width, item.height, item.duration_s),
-            alt_text=alt,
-            name=item.original_name,
-        )
-        for item, alt in _media(membership, payload.media)
-    ]
+    media = [item.as_input(alt) for item, alt in _media(membership, payload.media)]
     result = check(
         capabilities, payload.text, media=media, limit=payload.limit, content_warning=payload.content_warning
     )

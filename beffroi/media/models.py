@@ -58,6 +58,14 @@ class MediaFile(models.Model):
     def __str__(self) -> str:
         return self.original_name or self.public_token
 
+    def as_input(self, alt_text: str = ""):
+        """The file as the validator sees it (networks/validation.py), from what was measured at upload."""
+        from beffroi.media.inspect import MediaInfo
+        from beffroi.networks.validation import MediaInput
+
+        info = MediaInfo(self.mime_type, MediaKind(self.kind), self.size, self.width, self.height, self.duration_s)
+        return MediaInput(info, alt_text=alt_text, name=self.original_name)
+
     @property
     def public_url(self) -> str:
         return f"{public_media_base()}/m/{self.public_token}.{EXTENSIONS.get(self.mime_type, 'bin')}"
@@ -72,15 +80,17 @@ def media_is_public() -> bool:
     import ipaddress
     from urllib.parse import urlsplit
 
+    from beffroi.networks.servers import is_public_address
+
     parts = urlsplit(public_media_base())
     host = (parts.hostname or "").lower()
     if parts.scheme != "https" or not host or host == "localhost" or host.endswith((".local", ".localhost")):
         return False
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
         return "." in host
-    return address.is_global
+    return is_public_address(host)
 
 
 class PostMedia(models.Model):

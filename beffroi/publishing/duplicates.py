@@ -103,7 +103,7 @@ def find_duplicates(organisation, planned: list[Planned], *, exclude_post_id: in
     if exclude_post_id is not None:
         existing = existing.exclude(post_id=exclude_post_id)
     for publication in existing:
-        other_text = _text_of(publication)
+        other_text = publication.post.text_for(publication.channel_id)
         other_media = frozenset(use.media.sha256 for use in publication.post.media.all())
         for plan in planned:
             if (
@@ -116,11 +116,6 @@ def find_duplicates(organisation, planned: list[Planned], *, exclude_post_id: in
             if duplicate:
                 found.append(duplicate)
     return found
-
-
-def _text_of(publication: Publication) -> str:
-    variant = next((v for v in publication.post.variants.all() if v.channel_id == publication.channel_id), None)
-    return variant.text if variant and variant.text else publication.post.text
 
 
 def _compare(

@@ -73,8 +73,7 @@ def build_calendar(feed: CalendarFeed, now: datetime | None = None) -> bytes:
         zone = publication.scheduled_tz or channel.effective_time_zone
         zones.add(zone)
         local = timezone.localtime(publication.due_at, ZoneInfo(zone))
-        variant = next((v for v in post.variants.all() if v.channel_id == channel.pk), None)
-        text = variant.text if variant and variant.text else post.text
+        text = post.text_for(channel.pk)
         event = Event()
         event.add("uid", f"publication-{publication.pk}@{host}")
         event.add("dtstamp", now)

@@ -40,6 +40,24 @@ class Post(models.Model):
     def __str__(self) -> str:
         return (self.text[:60] + "…") if len(self.text) > 60 else self.text
 
+    # The post as one channel gets it. They read `variants` and `media` through .all(), so a caller that
+    # prefetched them (`post__variants`, `post__media__media`) runs no query per publication.
+
+    def variant_for(self, channel_id: int) -> Variant | None:
+        return next((v for v in self.variants.all() if v.channel_id == channel_id), None)
+
+    def text_for(self, channel_id: int) -> str:
+        variant = self.variant_for(channel_id)
+        return variant.text if variant and variant.text else self.text
+
+    def media_for(self, channel_id: int) -> list:
+        """The channel's variant's own media when it has some, else the post's, in order."""
+        variant = self.variant_for(channel_id)
+        uses = list(self.media.all())
+        own = [use for use in uses if variant is not None and use.variant_id == variant.pk]
+        chosen = own or [use for use in uses if use.variant_id is None]
+        return sorted(chosen, key=lambda use: (use.position, use.pk))
+
 
 class Variant(models.Model):
     """The post adapted for one channel (text may differ per network or channel)."""

@@ -19,11 +19,10 @@ from django.utils.translation import gettext as _
 
 from beffroi.channels.models import Channel
 from beffroi.core.timezones import format_with_zone
-from beffroi.media.inspect import MediaInfo
 from beffroi.media.models import MediaFile, PostMedia, media_is_public, public_media_base
-from beffroi.networks.capabilities import Feature, MediaKind
+from beffroi.networks.capabilities import Feature
 from beffroi.networks.registry import capabilities_for, connector_for
-from beffroi.networks.validation import MediaInput, check_post
+from beffroi.networks.validation import check_post
 from beffroi.organisations.models import Membership
 from beffroi.organisations.roles import Action
 from beffroi.publishing.duplicates import Planned, find_duplicates
@@ -92,14 +91,7 @@ def _check_against_networks(
     channels: list[Channel], texts: dict[int, str], media: list[tuple[MediaFile, str]], options: dict[int, dict]
 ) -> None:
     """Every channel's rules (networks/validation.py), all at once: one message per channel and problem."""
-    inputs = [
-        MediaInput(
-            MediaInfo(item.mime_type, MediaKind(item.kind), item.size, item.width, item.height, item.duration_s),
-            alt_text=alt_text,
-            name=item.original_name,
-        )
-        for item, alt_text in media
-    ]
+    inputs = [item.as_input(alt_text) for item, alt_text in media]
     problems = []
     for channel in channels:
         capabilities = capabilities_for(channel.network)
@@ -201,10 +193,9 @@ def _guard_a_move(membership, publication: Publication, due_at: datetime) -> Non
     post = publication.post
     if post.duplicate_reason:
         return
-    variant = post.variants.filter(channel=publication.channel).first()
     planned = Planned(
         channel=publication.channel,
-        text=variant.text if variant and variant.text else post.text,
+        text=post.text_for(publication.channel_id),
         due_at=due_at,
         media=frozenset(post.media.values_list("media__sha256", flat=True)),
     )

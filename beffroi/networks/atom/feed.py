@@ -57,9 +57,8 @@ def atom_feed(request, token: str):
     )
     for publication in publications:
         post = publication.post
-        variant = next((v for v in post.variants.all() if v.channel_id == channel.pk), None)
-        text = variant.text if variant and variant.text else post.text
-        uses = [use for use in post.media.all() if use.variant_id in (None, getattr(variant, "pk", None))]
+        text = post.text_for(channel.pk)
+        uses = post.media_for(channel.pk)
         feed.add_item(
             title=entry_title(text),
             link=post.link or f"{self_url}#{publication.remote_id.rsplit(':', 1)[-1]}",

@@ -23,8 +23,8 @@ from beffroi.networks.base import ChannelAccess, ConnectedAccount
 from beffroi.networks.base import ConnectError as BaseConnectError
 from beffroi.networks.bluesky import oauth
 from beffroi.networks.bluesky.connector import DEFAULT_SERVICE, jwt_expiry
-from beffroi.networks.mastodon.connect import ConnectError as MastodonConnectError
-from beffroi.networks.mastodon.connect import check_public_host
+from beffroi.networks.oauth import pkce_pair
+from beffroi.networks.servers import check_public_host
 
 
 class ConnectError(BaseConnectError):
@@ -56,7 +56,7 @@ def check_service(service: str) -> str:
     if not allow_private:
         try:
             check_public_host(parts.hostname, parts.port or 443)
-        except MastodonConnectError as error:
+        except BaseConnectError as error:
             raise ConnectError(
                 "service_not_public", error.message, template=error.template, params=error.params
             ) from error
@@ -246,7 +246,7 @@ class BlueskyConnect:
             metadata = authorization_server(http, pds)
             jwk = oauth.new_dpop_key()
             nonces = oauth.NonceStore()
-            verifier, challenge = oauth.pkce_pair()
+            verifier, challenge = pkce_pair()
             client_id = oauth.client_id_for(redirect_uri)
             try:
                 response = oauth.dpop_request(

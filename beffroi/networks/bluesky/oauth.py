@@ -128,12 +128,6 @@ def dpop_proof(
     return sign_jwt(jwk, {"typ": "dpop+jwt", "jwk": public_jwk(jwk)}, claims)
 
 
-def pkce_pair() -> tuple[str, str]:
-    """(code_verifier, S256 code_challenge)."""
-    verifier = secrets.token_urlsafe(48)
-    return verifier, _b64(hashlib.sha256(verifier.encode("ascii")).digest())
-
-
 # --------------------------------------------------------------------------------------------------------------
 # DPoP requests with nonce retry (sync for connecting, async for publishing)
 # --------------------------------------------------------------------------------------------------------------

@@ -22,8 +22,8 @@ from beffroi.networks.graph.oauth import (
     facebook_dialog_url,
     facebook_login,
     iso,
-    pkce_pair,
 )
+from beffroi.networks.oauth import pkce_pair
 
 LABEL = "Facebook"
 SCOPES = (

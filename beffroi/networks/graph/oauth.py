@@ -8,10 +8,7 @@ long-lived user token) and the Instagram professional account linked to it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,13 +48,6 @@ def app_credentials(which: str, label: str) -> tuple[str, str]:
             where="Instagram → API setup with Instagram login" if which == "instagram" else "App settings → Basic",
         )
     return app_id, secret
-
-
-def pkce_pair() -> tuple[str, str]:
-    """(code_verifier, S256 code_challenge), RFC 7636."""
-    verifier = secrets.token_urlsafe(64)[:96]
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
 
 
 def check_callback(params: dict[str, str], kept: dict[str, Any], label: str) -> str:

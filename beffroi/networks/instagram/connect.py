@@ -27,8 +27,8 @@ from beffroi.networks.graph.oauth import (
     facebook_dialog_url,
     facebook_login,
     iso,
-    pkce_pair,
 )
+from beffroi.networks.oauth import pkce_pair
 
 LABEL = "Instagram"
 INSTAGRAM_DIALOG_HOST = "https://www.instagram.com"

@@ -8,12 +8,7 @@ reads the account. Mastodon tokens do not expire: there is nothing to refresh.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import ipaddress
-import secrets
 import socket
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -22,32 +17,17 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_noop
 
+from beffroi.networks import servers
 from beffroi.networks.base import ChannelAccess, ConnectedAccount
 from beffroi.networks.base import ConnectError as BaseConnectError
+from beffroi.networks.oauth import pkce_pair
+from beffroi.networks.servers import Resolver, is_public_address  # noqa: F401 — part of this module's guard
 
 NETWORK = "mastodon"
 # Granular scopes (Mastodon ≥ 3.x): only what publishing, read-back and the inbox need.
 SCOPES = "read:accounts read:statuses write:statuses write:media read:notifications"
 APP_NAME = "Beffroi"
 TIMEOUT_S = 15.0
-# Refused whatever `is_global` says, as the brief for this guard lists them explicitly.
-BLOCKED_NETWORKS = tuple(
-    ipaddress.ip_network(network)
-    for network in (
-        "0.0.0.0/8",
-        "10.0.0.0/8",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "::1/128",
-        "fc00::/7",
-        "fe80::/10",
-    )
-)
-
-Resolver = Callable[..., list[tuple[Any, ...]]]
 
 
 class ConnectError(BaseConnectError):
@@ -59,37 +39,9 @@ def allow_private_instances() -> bool:
     return bool(settings.DEBUG or getattr(settings, "MASTODON_ALLOW_PRIVATE_INSTANCES", False))
 
 
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if any(ip in network for network in BLOCKED_NETWORKS if network.version == ip.version):
-        return False
-    return ip.is_global and not ip.is_multicast
-
-
 def check_public_host(host: str, port: int = 443, *, resolve: Resolver = socket.getaddrinfo) -> None:
-    """Raises ConnectError unless every address `host` resolves to is a public one (SSRF guard).
-
-    Every address counts: a name with one public and one private address could be answered with either."""
-    try:
-        addresses = {str(ipaddress.ip_address(host.strip("[]")))}
-    except ValueError:
-        try:
-            infos = resolve(host, port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as error:
-            raise ConnectError.of(
-                "instance_unreachable", gettext_noop("No server named %(host)s was found."), host=host
-            ) from error
-        addresses = {str(info[4][0]) for info in infos}
-    if not addresses:
-        raise ConnectError.of("instance_unreachable", gettext_noop("No server named %(host)s was found."), host=host)
-    if not all(is_public_address(address) for address in addresses):
-        raise ConnectError.of(
-            "instance_not_public",
-            gettext_noop("%(host)s is a private or local address: Beffroi only connects to public servers."),
-            host=host,
-        )
+    """The shared SSRF guard, raising this module's ConnectError."""
+    servers.check_public_host(host, port, resolve=resolve, error=ConnectError)
 
 
 def normalise_instance(value: str, *, allow_private: bool = False) -> tuple[str, str, int]:
@@ -124,13 +76,6 @@ def normalise_instance(value: str, *, allow_private: bool = False) -> tuple[str,
     default_port = 443 if parts.scheme == "https" else 80
     base = f"{parts.scheme}://{shown_host}" + (f":{port}" if port and port != default_port else "")
     return base, host, port or default_port
-
-
-def pkce_pair() -> tuple[str, str]:
-    """(code_verifier, S256 code_challenge), RFC 7636."""
-    verifier = secrets.token_urlsafe(64)  # 86 characters of [A-Za-z0-9_-]: within the allowed 43-128
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
-    return verifier, challenge
 
 
 def _json(response: httpx.Response) -> Any:

@@ -49,6 +49,28 @@ def _error_message(response: httpx.Response) -> str:
     return response.reason_phrase or f"HTTP {response.status_code}"
 
 
+def _raise_for_throttle_or_authorisation(
+    response: httpx.Response, common: dict[str, Any], *, limit: str = "rate limit"
+) -> None:
+    """429 and 401 mean the same for every call: slow down (nothing was done), or reconnect the channel."""
+    if response.status_code == 429:
+        raise PublishError(
+            ErrorKind.RETRYABLE,
+            f"The instance asked us to slow down ({limit}).",
+            code="rate_limited",
+            retry_after=parse_retry_after(response) or 60.0,
+            **common,
+        )
+    if response.status_code == 401:
+        raise PublishError(
+            ErrorKind.PERMANENT,
+            f"The instance refused the authorisation ({_error_message(response)}): reconnect the channel.",
+            code="unauthorised",
+            needs_reconnection=True,
+            **common,
+        )
+
+
 def _parse_time(value: Any) -> datetime | None:
     if not value:
         return None
@@ -184,22 +206,7 @@ class MastodonConnector:
                 response=response.text[:300],  # a status: no secret in it, no need to scan it
             )
         common = {"request": request_summary, "response_status": status, "response": _excerpt(response)}
-        if status == 429:
-            raise PublishError(
-                ErrorKind.RETRYABLE,
-                "The instance asked us to slow down (rate limit).",
-                code="rate_limited",
-                retry_after=parse_retry_after(response) or 60.0,
-                **common,
-            )
-        if status == 401:
-            raise PublishError(
-                ErrorKind.PERMANENT,
-                f"The instance refused the authorisation ({_error_message(response)}): reconnect the channel.",
-                code="unauthorised",
-                needs_reconnection=True,
-                **common,
-            )
+        _raise_for_throttle_or_authorisation(response, common)
         if status == 422 and "not finished processing" in _error_message(response):
             # Refused before anything was stored: a media is still being processed (its 202 wait was cut short).
             raise PublishError(
@@ -297,22 +304,7 @@ class MastodonConnector:
 
     def _raise_for_media(self, response: httpx.Response, name: str, common: dict[str, Any]) -> None:
         status = response.status_code
-        if status == 429:
-            raise PublishError(
-                ErrorKind.RETRYABLE,
-                "The instance asked us to slow down (media upload rate limit).",
-                code="rate_limited",
-                retry_after=parse_retry_after(response) or 60.0,
-                **common,
-            )
-        if status == 401:
-            raise PublishError(
-                ErrorKind.PERMANENT,
-                f"The instance refused the authorisation ({_error_message(response)}): reconnect the channel.",
-                code="unauthorised",
-                needs_reconnection=True,
-                **common,
-            )
+        _raise_for_throttle_or_authorisation(response, common, limit="media upload rate limit")
         if status == 413:
             raise PublishError(
                 ErrorKind.PERMANENT,
@@ -424,22 +416,7 @@ class MastodonConnector:
         if status in (200, 404, 410):
             return
         common = {"request": request_summary, "response_status": status, "response": _excerpt(response)}
-        if status == 401:
-            raise PublishError(
-                ErrorKind.PERMANENT,
-                f"The instance refused the authorisation ({_error_message(response)}): reconnect the channel.",
-                code="unauthorised",
-                needs_reconnection=True,
-                **common,
-            )
-        if status == 429:
-            raise PublishError(
-                ErrorKind.RETRYABLE,
-                "The instance asked us to slow down (rate limit).",
-                code="rate_limited",
-                retry_after=parse_retry_after(response) or 60.0,
-                **common,
-            )
+        _raise_for_throttle_or_authorisation(response, common)
         if 400 <= status < 500:
             raise PublishError(
                 ErrorKind.PERMANENT,

@@ -120,7 +120,7 @@ def _jobs(publication_ids: list[int], now: datetime) -> list[PublishJob]:
     jobs = []
     for publication in publications:
         post, channel = publication.post, publication.channel
-        variant = next((v for v in post.variants.all() if v.channel_id == channel.pk), None)
+        variant = post.variant_for(channel.pk)
         try:
             credentials = channel.credentials
         except VaultError:
@@ -137,22 +137,18 @@ def _jobs(publication_ids: list[int], now: datetime) -> list[PublishJob]:
                 network=channel.network,
                 config=dict(channel.config),
                 credentials=credentials,
-                text=variant.text if variant and variant.text else post.text,
+                text=post.text_for(channel.pk),
                 idempotency_key=publication.idempotency_key,
                 due_at=publication.due_at,
                 claimed_at=now,
-                media=_media_items(post, variant),
+                media=_media_items(post, channel.pk),
                 options=options,
             )
         )
     return jobs
 
 
-def _media_items(post, variant) -> list[MediaItem]:
-    """The variant's own media when it has some, else the post's."""
-    uses = list(post.media.all())
-    own = [use for use in uses if variant is not None and use.variant_id == variant.pk]
-    chosen = own or [use for use in uses if use.variant_id is None]
+def _media_items(post, channel_id: int) -> list[MediaItem]:
     return [
         MediaItem(
             kind=use.media.kind,
@@ -165,7 +161,7 @@ def _media_items(post, variant) -> list[MediaItem]:
             duration_s=use.media.duration_s,
             alt_text=use.alt_text,
         )
-        for use in sorted(chosen, key=lambda use: (use.position, use.pk))
+        for use in post.media_for(channel_id)
     ]
 
 
