@@ -365,15 +365,20 @@ class DecisionIn(Schema):
 
 
 def _post(membership: Membership, post_id: int):
-    from beffroi.publishing.models import Post
+    """A post going to a channel this person sees, or awaiting their approval (approval chains)."""
+    from beffroi.publishing.approvals import visible_post
 
-    visible = Publication.objects.filter(channel__in=Channel.objects.visible_to(membership)).values("post_id")
-    return get_object_or_404(Post.objects.filter(organisation=membership.organisation, pk__in=visible), pk=post_id)
+    post = visible_post(membership, post_id)
+    if post is None:
+        raise HttpError(404, "Not Found")
+    return post
 
 
 @api.post("/organisations/{slug}/posts/{post_id}/approve", response=list[PublicationOut])
 def approve(request, slug: str, post_id: int, payload: DecisionIn):
-    """Approves a post on the channels you may see: it is scheduled for its chosen time."""
+    """Approves the step each of the post's publications waits for, where you are an approver of it (any validator
+    of the page when its group has no approval chain). After the last step it is scheduled for its chosen time.
+    403 when the post waits for someone else's step."""
     membership = _membership(request, slug, Action.APPROVE)
     return _service_call(publishing.approve_post, membership, _post(membership, post_id), comment=payload.comment)
 

@@ -96,10 +96,21 @@ def channels_to_refresh(now=None):
     )
 
 
+def mark_needs_reconnection(channel: Channel, reason: str) -> bool:
+    """The network refused the stored authorisation: the channel waits for a person, who is told once."""
+    from beffroi.channels.tasks import notify_channel_needs_reconnection
+
+    changed = Channel.objects.filter(pk=channel.pk, status=Channel.Status.ACTIVE).update(
+        status=Channel.Status.NEEDS_RECONNECTION, status_reason=reason[:500]
+    )
+    if changed:
+        notify_channel_needs_reconnection.enqueue(channel.pk)
+    return bool(changed)
+
+
 def refresh_expiring_tokens(http, now=None) -> dict[str, int]:
     """Level-triggered (the worker calls it now and then): every active channel whose token expires soon gets a
     new one where its network allows; a refusal marks the channel for reconnection and alerts its managers."""
-    from beffroi.channels.tasks import notify_channel_needs_reconnection
     from beffroi.networks.base import ChannelAccess, ConnectError, PublishError
     from beffroi.networks.registry import connect_for
 
@@ -118,11 +129,7 @@ def refresh_expiring_tokens(http, now=None) -> dict[str, int]:
                 log.warning("token refresh failed, will retry", extra={"channel_id": channel.pk})
                 counts["failed"] += 1
                 continue
-            changed = Channel.objects.filter(pk=channel.pk, status=Channel.Status.ACTIVE).update(
-                status=Channel.Status.NEEDS_RECONNECTION, status_reason=error.message[:500]
-            )
-            if changed:
-                notify_channel_needs_reconnection.enqueue(channel.pk)
+            mark_needs_reconnection(channel, error.message)
             counts["failed"] += 1
             continue
         except Exception:  # noqa: BLE001 — one channel's trouble must not stop the others

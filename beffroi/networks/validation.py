@@ -271,7 +271,9 @@ def _check_one_medium(capabilities: Capabilities, item: MediaInput, name: str, r
                         "aspect": f"{aspect:.2f}",
                         "min": f"{rule.min_aspect:.2f}" if rule.min_aspect else "—",
                         "max": f"{rule.max_aspect:.2f}" if rule.max_aspect else "—",
-                    },
+                    }
+                    + " "
+                    + _crop_advice(*suggest_crop(info.width, info.height, rule.min_aspect, rule.max_aspect)),
                 )
             )
     if info.kind == MediaKind.VIDEO:
@@ -317,6 +319,22 @@ def _check_video(capabilities, rule, info: MediaInfo, values: dict, result: Chec
         result.warnings.append(
             Problem(
                 "video_not_square",
-                _("%(name)s is not square: a square video shows well both on phones and on computers.") % values,
+                _("%(name)s is not square: a square video shows well both on phones and on computers.") % values
+                + " "
+                + _crop_advice(*suggest_crop(info.width, info.height, 1.0, 1.0)),
             )
         )
+
+
+def suggest_crop(width: int, height: int, min_aspect: float | None, max_aspect: float | None) -> tuple[int, int]:
+    """The largest centred crop of a picture or video whose width/height ratio the network accepts."""
+    aspect = width / height
+    if max_aspect and aspect > max_aspect:
+        return int(height * max_aspect), height
+    if min_aspect and aspect < min_aspect:
+        return width, int(width / min_aspect)
+    return width, height
+
+
+def _crop_advice(width: int, height: int) -> str:
+    return _("Suggested crop, centred: %(width)s × %(height)s pixels.") % {"width": width, "height": height}

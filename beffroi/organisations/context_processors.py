@@ -23,6 +23,12 @@ def tenancy(request) -> dict:
     if user is None or not user.is_authenticated:
         return context
     context["user_memberships"] = list(user.memberships.select_related("organisation"))
+    from beffroi.publishing.models import Notification
+
+    # The bell: unread notifications from the organisations the person still belongs to.
+    context["unread_notifications"] = Notification.objects.filter(
+        recipient=user, read_at__isnull=True, organisation__memberships__user=user
+    ).count()
     membership = getattr(request, "membership", None)
     if membership is not None:
         organisation = membership.organisation

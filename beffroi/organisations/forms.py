@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from beffroi.core.forms import TimeZoneField
-from beffroi.organisations.models import Organisation, PageGroup
+from beffroi.organisations.models import APPROVER_ROLES, Organisation, PageGroup
 from beffroi.organisations.roles import Role
 
 LANGUAGE_CHOICES = [("fr", "Français"), ("en", "English")]
@@ -55,6 +55,41 @@ class PageGroupForm(forms.Form):
     def __init__(self, *args, organisation: Organisation, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["parent"].queryset = _group_choices(organisation).exclude(level=PageGroup.Level.LOCAL)
+
+
+class ApprovalStepForm(forms.Form):
+    """A step added to a page group's approval chain: who approves it, and an optional name."""
+
+    approver = forms.ChoiceField(
+        label=_("Approved by"),
+        help_text=_(
+            "A page group: the validators limited to it (or to a group above it) approve. A role: the people with "
+            "that role who see the page. Admins may approve any step."
+        ),
+    )
+    label = forms.CharField(
+        label=_("Name of the step"),
+        max_length=120,
+        required=False,
+        help_text=_("Optional, e.g. “Public affairs office”. Without one, the step takes its approvers' name."),
+    )
+
+    def __init__(self, *args, organisation: Organisation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.groups = {str(g.pk): g for g in _group_choices(organisation)}
+        self.fields["approver"].choices = [
+            ("", _("— choose —")),
+            (_("Validators of a page group"), [(f"group:{pk}", g.path_label()) for pk, g in self.groups.items()]),
+            (_("A role"), [(f"role:{value}", label) for value, label in APPROVER_ROLES]),
+        ]
+
+    def clean_approver(self) -> dict:
+        kind, _sep, value = self.cleaned_data["approver"].partition(":")
+        if kind == "group" and value in self.groups:
+            return {"approver_group": self.groups[value], "approver_role": ""}
+        if kind == "role" and value in dict(APPROVER_ROLES):
+            return {"approver_group": None, "approver_role": value}
+        raise forms.ValidationError(_("Choose who approves this step."))
 
 
 class MemberScopeMixin(forms.Form):

@@ -79,6 +79,70 @@ class PageGroup(models.Model):
         return " › ".join(group.name for group in [*reversed(self.ancestors()), self])
 
 
+# Roles a chain step may name: those allowed to approve at all (roles.py).
+APPROVER_ROLES = [(role.value, role.label) for role in Role if role_allows(role, Action.APPROVE)]
+
+
+class ApprovalStep(models.Model):
+    """One step of a page group's approval chain: posts to the group's pages (and to the groups below it that have
+    no chain of their own) are scheduled only once every step, in order, is approved.
+
+    A step names who approves it: the validators of another page group (e.g. "Service des affaires publiques"),
+    or a role in the organisation. Admins may approve any step (they may do everything)."""
+
+    group = models.ForeignKey(PageGroup, on_delete=models.CASCADE, related_name="approval_steps")
+    position = models.PositiveSmallIntegerField(_("position"))
+    approver_group = models.ForeignKey(
+        PageGroup,
+        on_delete=models.PROTECT,  # a group named by a step is not deleted silently (services say why)
+        null=True,
+        blank=True,
+        related_name="approving_steps",
+        verbose_name=_("approved by the validators of"),
+    )
+    approver_role = models.CharField(_("approved by the role"), max_length=16, choices=APPROVER_ROLES, blank=True)
+    label = models.CharField(_("label"), max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["group", "position"]
+        verbose_name = _("approval step")
+        verbose_name_plural = _("approval steps")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "position"], name="one_approval_step_per_position"),
+            models.CheckConstraint(
+                condition=(Q(approver_group__isnull=False) & Q(approver_role=""))
+                | (Q(approver_group__isnull=True) & ~Q(approver_role="")),
+                name="approval_step_names_one_approver",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_label()
+
+    def approver_label(self) -> str:
+        if self.approver_group_id:
+            return str(_("Validators of “%(group)s”") % {"group": self.approver_group.name})
+        return str(_("Role: %(role)s") % {"role": Role(self.approver_role).label})
+
+    def display_label(self) -> str:
+        return self.label or (
+            self.approver_group.name if self.approver_group_id else str(Role(self.approver_role).label)
+        )
+
+    def allows(self, membership: Membership, channel_group_id: int | None) -> bool:
+        """May this person approve this step for a page of `channel_group_id`?"""
+        if not membership.can(Action.APPROVE) or membership.organisation_id != self.group.organisation_id:
+            return False
+        if membership.role == Role.ADMIN:
+            return True
+        scope = membership.scope_group_ids()
+        if self.approver_group_id:
+            # The group's own validators: people limited to it (or to a group above it). Validators of the whole
+            # organisation are not "of" the group, or the step would ask nothing more than a plain approval.
+            return scope is not None and self.approver_group_id in scope
+        return membership.role == self.approver_role and (scope is None or channel_group_id in scope)
+
+
 def descendant_ids(organisation_id: int, root_ids: set[int]) -> set[int]:
     """The given groups and every group below them (one query; trees are small)."""
     children: dict[int | None, list[int]] = {}

@@ -17,7 +17,15 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from beffroi.organisations.models import Invitation, Membership, Organisation, PageGroup, descendant_ids
+from beffroi.organisations.models import (
+    APPROVER_ROLES,
+    ApprovalStep,
+    Invitation,
+    Membership,
+    Organisation,
+    PageGroup,
+    descendant_ids,
+)
 from beffroi.organisations.roles import Role
 
 User = get_user_model()
@@ -107,7 +115,80 @@ def delete_page_group(group: PageGroup) -> None:
         raise ValidationError(_("Move its channels to another group first."))
     if group.scoped_memberships.exists():
         raise ValidationError(_("Some members are limited to this group: change their scope first."))
+    naming = ApprovalStep.objects.filter(approver_group=group).exclude(group=group).select_related("group").first()
+    if naming is not None:
+        raise ValidationError(
+            _("The approval chain of “%(group)s” names this group: change that chain first.")
+            % {"group": naming.group.name}
+        )
+    group.approval_steps.all().delete()
     group.delete()
+
+
+# Approval chains -----------------------------------------------------------------------------------------
+
+MAX_APPROVAL_STEPS = 10
+
+
+@transaction.atomic
+def add_approval_step(
+    group: PageGroup, *, approver_group: PageGroup | None = None, approver_role: str = "", label: str = ""
+) -> ApprovalStep:
+    """Adds a step at the end of the group's approval chain: approved by the validators of `approver_group`, or by
+    the people with `approver_role`."""
+    if (approver_group is None) == (not approver_role):
+        raise ValidationError({"approver": _("Choose who approves this step: a page group or a role.")})
+    if approver_group is not None and approver_group.organisation_id != group.organisation_id:
+        raise ValidationError({"approver": _("This group belongs to another organisation.")})
+    if approver_role and approver_role not in dict(APPROVER_ROLES):
+        raise ValidationError({"approver": _("This role cannot approve posts.")})
+    steps = list(PageGroup.objects.select_for_update().get(pk=group.pk).approval_steps.all())
+    if len(steps) >= MAX_APPROVAL_STEPS:
+        raise ValidationError(
+            _("A chain has at most %(count)s steps.") % {"count": MAX_APPROVAL_STEPS}, code="too_many"
+        )
+    if any(
+        s.approver_group_id == getattr(approver_group, "pk", None) and s.approver_role == approver_role for s in steps
+    ):
+        raise ValidationError({"approver": _("This chain already has a step approved by them.")})
+    step = ApprovalStep(
+        group=group,
+        position=len(steps) + 1,
+        approver_group=approver_group,
+        approver_role=approver_role,
+        label=label.strip(),
+    )
+    step.full_clean(exclude=["group", "approver_group"])
+    step.save()
+    return step
+
+
+@transaction.atomic
+def move_approval_step(step: ApprovalStep, offset: int) -> None:
+    """Moves a step one place earlier (offset -1) or later (+1) in its chain."""
+    steps = list(PageGroup.objects.select_for_update().get(pk=step.group_id).approval_steps.all())
+    index = next(i for i, s in enumerate(steps) if s.pk == step.pk)
+    other = index + offset
+    if offset not in (-1, 1) or not 0 <= other < len(steps):
+        return
+    steps[index], steps[other] = steps[other], steps[index]
+    _renumber(steps)
+
+
+@transaction.atomic
+def remove_approval_step(step: ApprovalStep) -> None:
+    steps = list(PageGroup.objects.select_for_update().get(pk=step.group_id).approval_steps.exclude(pk=step.pk))
+    step.delete()
+    _renumber(steps)
+
+
+def _renumber(steps: list[ApprovalStep]) -> None:
+    """Positions 1…n in the given order (through free numbers first: one step per position at every moment)."""
+    for offset, step in enumerate(steps, start=1000):
+        ApprovalStep.objects.filter(pk=step.pk).update(position=offset)
+    for position, step in enumerate(steps, start=1):
+        ApprovalStep.objects.filter(pk=step.pk).update(position=position)
+        step.position = position
 
 
 # Members and invitations ----------------------------------------------------------------------------------
@@ -235,3 +316,53 @@ def remove_membership(membership: Membership) -> None:
     if membership.role == Role.ADMIN and _admin_count(membership.organisation) <= 1:
         raise ValidationError(_("The organisation needs at least one admin."))
     membership.delete()
+
+
+def _chain_owner(group: PageGroup, steps_by_group: dict[int, list[ApprovalStep]]) -> PageGroup | None:
+    """The group whose chain applies to the pages of `group`: itself, else its nearest ancestor with one."""
+    for candidate in [group, *group.ancestors()]:
+        if steps_by_group.get(candidate.pk):
+            return candidate
+    return None
+
+
+def _steps_by_group(organisation_id: int) -> dict[int, list[ApprovalStep]]:
+    steps: dict[int, list[ApprovalStep]] = {}
+    for step in ApprovalStep.objects.filter(group__organisation_id=organisation_id).select_related(
+        "approver_group", "group"
+    ):
+        steps.setdefault(step.group_id, []).append(step)
+    return steps
+
+
+def approval_chain_of(group: PageGroup) -> dict:
+    """For the group's settings page: its own chain (with who may approve each step), or the chain it inherits."""
+    steps_by_group = _steps_by_group(group.organisation_id)
+    own = steps_by_group.get(group.pk, [])
+    memberships = list(
+        group.organisation.memberships.filter(role=Role.VALIDATOR).select_related("user").prefetch_related("groups")
+    )
+    for step in own:
+        # Admins may approve every step; the page names the others, so an admin sees a step nobody else can take.
+        step.approver_names = sorted(str(m.user) for m in memberships if step.allows(m, group.pk))
+    owner = None if own else _chain_owner(group, steps_by_group)
+    return {
+        "steps": own,
+        "inherited_from": owner,
+        "inherited_steps": steps_by_group.get(owner.pk, []) if owner else [],
+    }
+
+
+def approval_chains_summary(organisation: Organisation) -> dict[int, dict]:
+    """For the list of groups: per group, the chain that applies and whether it is its own."""
+    steps_by_group = _steps_by_group(organisation.pk)
+    summary = {}
+    for group in PageGroup.objects.filter(organisation=organisation).select_related("parent__parent"):
+        owner = _chain_owner(group, steps_by_group)
+        if owner is not None:
+            summary[group.pk] = {
+                "own": owner.pk == group.pk,
+                "owner": owner,
+                "labels": [step.display_label() for step in steps_by_group[owner.pk]],
+            }
+    return summary

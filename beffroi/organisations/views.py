@@ -19,13 +19,14 @@ from beffroi.core.forms import add_service_errors
 from beffroi.organisations import services
 from beffroi.organisations.forms import (
     AcceptInvitationForm,
+    ApprovalStepForm,
     InvitationForm,
     MembershipForm,
     OrganisationForm,
     OrganisationSettingsForm,
     PageGroupForm,
 )
-from beffroi.organisations.models import Membership, PageGroup
+from beffroi.organisations.models import ApprovalStep, Membership, PageGroup
 from beffroi.organisations.roles import ROLE_DESCRIPTIONS, Action, Role
 from beffroi.organisations.tenancy import SESSION_KEY, organisation_view, require
 
@@ -118,6 +119,8 @@ def groups(request):
                 messages.success(request, _("Page group created."))
                 return redirect("settings_groups", organisation.slug)
     tree = _group_tree(organisation)
+    chains = services.approval_chains_summary(organisation)
+    tree = [(group, depth, chains.get(group.pk)) for group, depth in tree]
     return render(request, "organisations/groups.html", {"form": form, "tree": tree, "can_manage": can_manage})
 
 
@@ -156,7 +159,62 @@ def group_edit(request, group_id: int):
         else:
             messages.success(request, _("Page group saved."))
             return redirect("settings_groups", organisation.slug)
-    return render(request, "organisations/group_edit.html", {"form": form, "group": group})
+    return _group_page(request, group, form, ApprovalStepForm(organisation=organisation))
+
+
+def _group_page(request, group: PageGroup, form, step_form, status: int = 200):
+    return render(
+        request,
+        "organisations/group_edit.html",
+        {"form": form, "group": group, "step_form": step_form, **services.approval_chain_of(group)},
+        status=status,
+    )
+
+
+@require_POST
+@organisation_view(Action.MANAGE_GROUPS)
+def group_approval_add(request, group_id: int):
+    """Adds a step at the end of the group's approval chain."""
+    organisation = request.organisation
+    group = get_object_or_404(PageGroup, pk=group_id, organisation=organisation)
+    step_form = ApprovalStepForm(request.POST, organisation=organisation)
+    if step_form.is_valid():
+        try:
+            services.add_approval_step(
+                group, label=step_form.cleaned_data["label"], **step_form.cleaned_data["approver"]
+            )
+        except ValidationError as error:
+            add_service_errors(step_form, error)
+        else:
+            messages.success(request, _("Approval step added."))
+            return redirect(_chain_url(group))
+    form = PageGroupForm(
+        organisation=organisation, initial={"name": group.name, "level": group.level, "parent": group.parent_id}
+    )
+    return _group_page(request, group, form, step_form, status=400)
+
+
+@require_POST
+@organisation_view(Action.MANAGE_GROUPS)
+def group_approval_step(request, group_id: int, step_id: int, verb: str):
+    """Moves a step up or down in its chain, or removes it."""
+    step = get_object_or_404(ApprovalStep, pk=step_id, group_id=group_id, group__organisation=request.organisation)
+    if verb == "up":
+        services.move_approval_step(step, -1)
+    elif verb == "down":
+        services.move_approval_step(step, 1)
+    elif verb == "remove":
+        services.remove_approval_step(step)
+        messages.success(request, _("Approval step removed."))
+    else:
+        raise Http404
+    return redirect(_chain_url(step.group))
+
+
+def _chain_url(group: PageGroup) -> str:
+    from django.urls import reverse
+
+    return reverse("settings_group_edit", args=[group.organisation.slug, group.pk]) + "#approval-chain"
 
 
 @require_POST

@@ -328,6 +328,95 @@ class PostEvent(models.Model):
     class Meta:
         ordering = ["at", "pk"]
 
+    @property
+    def action_label(self) -> str:
+        return str(EVENT_LABELS.get(self.action, self.action))
+
+
+# What each audit-log action is called on the post's page (the rows keep the code: pages show it in the viewer's
+# language).
+EVENT_LABELS = {
+    "drafted": _("Saved as a draft"),
+    "submitted": _("Submitted for approval"),
+    "scheduled": _("Scheduled"),
+    "queued": _("Added to the queues"),
+    "rescheduled": _("Time changed"),
+    "edited": _("Edited"),
+    "chain_restarted": _("Approval asked again from the first step"),
+    "step_approved": _("Approval step approved"),
+    "approved": _("Approved"),
+    "rejected": _("Sent back to its author"),
+    "commented": _("Commented"),
+    "cancelled": _("Cancelled"),
+    "deleted": _("Deleted from the network"),
+}
+
+
+class StepApproval(models.Model):
+    """One approved step of a publication's approval chain (organisations.ApprovalStep), in the current round.
+
+    Rows are removed when the chain restarts (the post edited or sent back); the audit log (PostEvent) keeps every
+    decision. How many rows a publication has is how far along its chain it is."""
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="step_approvals")
+    position = models.PositiveSmallIntegerField()  # 1 = the first step of the chain
+    step = models.ForeignKey(
+        "organisations.ApprovalStep", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # As it was called when approved (the chain may change later).
+    label = models.CharField(max_length=200)
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["publication", "position"]
+        # Two people approving the same step at once: one of them only.
+        constraints = [models.UniqueConstraint(fields=["publication", "position"], name="one_approval_per_step")]
+
+
+class Notification(models.Model):
+    """Something a person should know about, shown in the app (the bell) and, for some, sent by e-mail."""
+
+    class Verb(models.TextChoices):
+        APPROVAL_NEEDED = "approval_needed", _("Approval needed")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Sent back")
+        COMMENTED = "commented", _("Comment")
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    verb = models.CharField(max_length=24, choices=Verb.choices)
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications")
+    # The people's own words (the start of the post, a comment): shown as written. The sentence around them is
+    # built when shown, so that each person reads it in their own language.
+    text = models.CharField(max_length=500, blank=True)
+    detail = models.CharField(max_length=200, blank=True)  # e.g. the approval step's name
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.sentence
+
+    @property
+    def sentence(self) -> str:
+        actor = _person_name(self.actor)
+        values = {"actor": actor, "author": _person_name(self.post.author if self.post else None), "step": self.detail}
+        if self.verb == self.Verb.APPROVAL_NEEDED:
+            if self.detail:
+                return str(_("A post by %(author)s awaits your approval (step: %(step)s).") % values)
+            return str(_("A post by %(author)s awaits your approval.") % values)
+        if self.verb == self.Verb.APPROVED:
+            return str(_("%(actor)s approved your post: it is scheduled.") % values)
+        if self.verb == self.Verb.REJECTED:
+            return str(_("%(actor)s sent your post back for changes.") % values)
+        return str(_("%(actor)s commented on a post.") % values)
+
 
 class QueueSlot(models.Model):
     """A weekly time at which a channel's queue publishes (e.g. Monday, Wednesday and Friday at 12:00), as a
@@ -340,3 +429,26 @@ class QueueSlot(models.Model):
     class Meta:
         ordering = ["weekday", "time"]
         constraints = [models.UniqueConstraint(fields=["channel", "weekday", "time"], name="one_slot_per_time")]
+
+
+def _person_name(user) -> str:
+    if user is None:
+        return str(_("Someone"))
+    return user.full_name or user.email
+
+
+class HashtagSet(models.Model):
+    """Hashtags an organisation reuses (e.g. its campaign's), inserted into a post in one click."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="hashtag_sets")
+    name = models.CharField(_("name"), max_length=80)
+    tags = models.CharField(_("hashtags"), max_length=1000)  # "#one #two", normalised by the service
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="one_hashtag_set_name")]
+
+    def __str__(self) -> str:
+        return self.name

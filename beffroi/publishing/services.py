@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,8 +25,19 @@ from beffroi.networks.registry import capabilities_for, connector_for
 from beffroi.networks.validation import check_post
 from beffroi.organisations.models import Membership
 from beffroi.organisations.roles import Action
+from beffroi.publishing.approvals import Chains, awaiting_publications, decision_for, visible_post
 from beffroi.publishing.duplicates import Planned, find_duplicates
-from beffroi.publishing.models import Post, PostComment, PostEvent, Publication, Variant, fingerprint
+from beffroi.publishing.models import (
+    Notification,
+    Post,
+    PostComment,
+    PostEvent,
+    Publication,
+    StepApproval,
+    Variant,
+    fingerprint,
+)
+from beffroi.publishing.notifications import notify, notify_approvers
 from beffroi.publishing.states import LOCKED_FOR_EDITING, State, TransitionRefused, Trigger, check
 from beffroi.publishing.tasks import notify_rejection
 from beffroi.publishing.timing import resolve_local_time
@@ -326,6 +337,12 @@ def create_and_schedule_post(
     for channel in channels:
         if timed and target != State.DRAFT and options.get(channel.pk, {}).get("native_schedule"):
             timings[channel.pk]["run_at"] = _native_schedule_run_at(channel, timings[channel.pk]["due_at"])
+    # A page whose group requires approval (a chain) waits for it, whoever wrote the post.
+    chains = Chains.of(membership.organisation_id)
+    targets = {
+        c.pk: State.AWAITING_APPROVAL if target == State.SCHEDULED and chains.for_channel(c) else target
+        for c in channels
+    }
     post = Post.objects.create(
         organisation=membership.organisation,
         author=membership.user,
@@ -334,11 +351,13 @@ def create_and_schedule_post(
         first_comment=first_comment.strip(),
         duplicate_reason=duplicate_reason.strip()[:500],
     )
-    record_event(
-        post,
-        membership.user,
-        {State.DRAFT: "drafted", State.AWAITING_APPROVAL: "submitted"}.get(target, "scheduled"),
-    )
+    if target == State.SCHEDULED and State.SCHEDULED in targets.values():
+        record_event(post, membership.user, "scheduled")
+    waiting = [c for c in channels if targets[c.pk] == State.AWAITING_APPROVAL]
+    if target != State.SCHEDULED:
+        record_event(post, membership.user, {State.DRAFT: "drafted", State.AWAITING_APPROVAL: "submitted"}[target])
+    elif waiting:
+        record_event(post, membership.user, "submitted", ", ".join(c.display_name for c in waiting))
     for position, (item, alt_text) in enumerate(media):
         PostMedia.objects.create(post=post, media=item, position=position, alt_text=alt_text.strip())
     for channel in channels:
@@ -348,12 +367,19 @@ def create_and_schedule_post(
         Publication.objects.create(
             post=post,
             channel=channel,
-            state=target,
+            state=targets[channel.pk],
             content_fingerprint=fingerprint(texts[channel.pk]),
             remove_at=removals.get(channel.pk),
             **timings[channel.pk],
         )
+    if waiting:
+        _ask_for_approval(post, membership.user, chains)
     return post
+
+
+def _ask_for_approval(post: Post, actor, chains: Chains) -> None:
+    """Tells the approvers of the step each awaiting publication of the post now waits for."""
+    notify_approvers(post, [(p, chains.pending_step(p)) for p in awaiting_publications(post)], actor)
 
 
 @transaction.atomic
@@ -368,10 +394,16 @@ def reschedule_publication(
     if not membership.can(Action.PUBLISH):
         raise PermissionDenied(_("Your role in this organisation does not allow this."))
     name = "reschedule" if publication.state == State.SCHEDULED else "schedule"
+    chains = Chains.of(membership.organisation_id)
+    if name == "schedule" and chains.needs_chain(publication):
+        # Its page's group requires approval and this version of the post has not passed it: ask for it.
+        name = "submit"
     if publication.state not in check(name, Trigger.PERSON).sources:
         raise ValidationError(_refused_message(publication.state))
     timing = _when(publication.channel, local, zone, fold)
     _guard_a_move(membership, publication, timing["due_at"])
+    if name == "submit":
+        timing["run_at"] = None
     try:
         transition(publication, name, Trigger.PERSON, attempts=0, last_error="", last_error_code="", **timing)
     except TransitionRefused as refused:
@@ -379,9 +411,12 @@ def reschedule_publication(
     record_event(
         publication.post,
         membership.user,
-        "rescheduled",
+        "submitted" if name == "submit" else "rescheduled",
         f"{publication.channel.display_name}: {timing['due_at']:%Y-%m-%d %H:%M} UTC",
     )
+    if name == "submit":
+        StepApproval.objects.filter(publication=publication).delete()
+        _ask_for_approval(publication.post, membership.user, chains)
     return publication
 
 
@@ -469,12 +504,25 @@ def edit_post_text(membership: Membership, post: Post, *, text: str) -> Post:
             raise ValidationError(_refused_message(Publication.objects.get(pk=publication.pk).state))
     post.text = text.strip()
     post.save(update_fields=["text", "updated_at"])
-    if not membership.can(Action.PUBLISH):
-        # Approved, then changed by someone who may not publish: it needs approving again.
-        for publication in publications:
-            if publication.state == State.SCHEDULED:
-                transition(publication, "resubmit", Trigger.PERSON, run_at=None)
+    chains = Chains.of(membership.organisation_id)
+    may_publish = membership.can(Action.PUBLISH)
+    restarted = []
+    for publication in publications:
+        chained = bool(chains.for_channel(publication.channel))
+        if publication.state == State.SCHEDULED and (chained or not may_publish):
+            # Approved, then changed: a page whose group requires approval needs its whole chain again, whoever
+            # edited; other pages need approving again when changed by someone who may not publish.
+            transition(publication, "resubmit", Trigger.PERSON, run_at=None)
+            restarted.append(publication)
+        elif publication.state == State.AWAITING_APPROVAL and publication.step_approvals.exists():
+            restarted.append(publication)  # partly approved: from the first step again
     record_event(post, membership.user, "edited")
+    # What was approved was another text: approvals of this round no longer count.
+    StepApproval.objects.filter(publication__post=post).delete()
+    if restarted:
+        if any(chains.for_channel(p.channel) for p in restarted):
+            record_event(post, membership.user, "chain_restarted", ", ".join(p.channel.display_name for p in restarted))
+        _ask_for_approval(post, membership.user, chains)
     return post
 
 
@@ -505,64 +553,130 @@ def record_event(post: Post, actor, action: str, detail: str = "") -> None:
     PostEvent.objects.create(post=post, actor=actor, action=action, detail=detail[:500])
 
 
-def _awaiting(membership: Membership, post: Post) -> list[Publication]:
-    return list(
-        Publication.objects.select_for_update()
-        .filter(post=post, state=State.AWAITING_APPROVAL, channel__in=Channel.objects.visible_to(membership))
-        .select_related("channel")
-    )
+def _decision(membership: Membership, post: Post, chains: Chains) -> list[tuple[Publication, object]]:
+    """The awaiting publications of the post whose pending step this person may decide on (rows locked)."""
+    if not membership.can(Action.APPROVE):
+        raise PermissionDenied(_("Your role in this organisation does not allow this."))
+    if post.organisation_id != membership.organisation_id:
+        raise PermissionDenied(_("Your role in this organisation does not allow this."))
+    decision = decision_for(membership, post, chains, lock=True)
+    if not decision.mine:
+        if any(step is not None for _publication, step in decision.others):
+            # A step of a chain waits for someone else: naming it tells the person whom to ask.
+            raise PermissionDenied(
+                _("This post awaits the approval of: %(steps)s. You are not one of its approvers.")
+                % {"steps": ", ".join(dict.fromkeys(s.display_label() for _p, s in decision.others if s))}
+            )
+        raise ValidationError(_("Nothing of this post is awaiting your approval."))
+    return decision.mine
+
+
+def _step_detail(position: int, label: str, publications: list[Publication]) -> str:
+    return f"{position}. {label}: " + ", ".join(p.channel.display_name for p in publications)
 
 
 @transaction.atomic
 def approve_post(membership: Membership, post: Post, *, comment: str = "") -> list[Publication]:
-    """Approves the post on the channels this validator may see: they are scheduled for their chosen time. A time
-    that passed while the post waited is refused (it is never published late without a person deciding)."""
-    if not membership.can(Action.APPROVE):
-        raise PermissionDenied(_("Your role in this organisation does not allow this."))
-    publications = _awaiting(membership, post)
-    if not publications:
-        raise ValidationError(_("Nothing of this post is awaiting your approval."))
+    """Approves the step each of the post's awaiting publications waits for, where this person is an approver of
+    it. After the last step of a page's chain (or the only one, without a chain) the publication is scheduled for
+    its chosen time; otherwise the next step's approvers are told. A time that passed while the post waited is
+    refused (it is never published late without a person deciding); a post to publish "now" goes out once
+    approved."""
+    chains = Chains.of(membership.organisation_id)
+    mine = _decision(membership, post, chains)
     now = timezone.now()
-    late = [p for p in publications if p.due_at and p.due_at < now - PAST_TOLERANCE]
+    late = [p for p, _step in mine if p.scheduled_local and p.due_at and p.due_at < now - PAST_TOLERANCE]
     if late:
         raise ValidationError(
             _("The planned time of this post passed while it awaited approval (%(channels)s): choose a new time.")
             % {"channels": ", ".join(p.channel.display_name for p in late)}
         )
-    for publication in publications:
-        try:
-            transition(publication, "approve", Trigger.PERSON, run_at=publication.due_at or now)
-        except TransitionRefused as refused:
-            raise ValidationError(_refused_message(str(refused))) from refused
+    scheduled: dict[str, list[Publication]] = {}  # detail of the step that completed the chain → publications
+    advanced: dict[tuple[int, str], list[Publication]] = {}
+    for publication, step in mine:
+        chain = chains.for_channel(publication.channel)
+        position = chains.done(publication) + 1
+        if step is not None:
+            try:
+                with transaction.atomic():
+                    StepApproval.objects.create(
+                        publication=publication,
+                        position=position,
+                        step=step,
+                        label=step.display_label(),
+                        approver=membership.user,
+                    )
+            except IntegrityError as taken:  # someone approved this very step a moment ago
+                raise ValidationError(_refused_message(State.AWAITING_APPROVAL)) from taken
+        if step is None or position >= len(chain):
+            changes = {"run_at": publication.due_at or now}
+            if not publication.scheduled_local:  # "publish now": now is when it is approved
+                changes = {"run_at": now, "due_at": now}
+            try:
+                transition(publication, "approve", Trigger.PERSON, **changes)
+            except TransitionRefused as refused:
+                raise ValidationError(_refused_message(str(refused))) from refused
+            scheduled.setdefault(f"{position}. {step.display_label()}" if step else "", []).append(publication)
+        else:
+            advanced.setdefault((position, step.display_label()), []).append(publication)
     PostComment.objects.create(post=post, author=membership.user, kind=PostComment.Kind.APPROVED, body=comment.strip())
-    record_event(post, membership.user, "approved", ", ".join(p.channel.display_name for p in publications))
-    return publications
+    for (position, label), publications in advanced.items():
+        record_event(post, membership.user, "step_approved", _step_detail(position, label, publications))
+    for step_label, publications in scheduled.items():
+        channels = ", ".join(p.channel.display_name for p in publications)
+        record_event(post, membership.user, "approved", f"{step_label}: {channels}" if step_label else channels)
+    if advanced:
+        moved = [p for publications in advanced.values() for p in publications]
+        for publication in moved:
+            publication.refresh_from_db()
+        notify_approvers(post, [(p, chains.pending_step(p)) for p in _with_progress(moved)], membership.user)
+    if scheduled and not post.publications.filter(state=State.AWAITING_APPROVAL).exists():
+        notify([post.author], post=post, verb=Notification.Verb.APPROVED, actor=membership.user, text=comment.strip())
+    return [publication for publication, _step in mine]
+
+
+def _with_progress(publications: list[Publication]) -> list[Publication]:
+    return list(
+        Publication.objects.filter(pk__in=[p.pk for p in publications])
+        .select_related("channel")
+        .prefetch_related("step_approvals")
+    )
 
 
 @transaction.atomic
 def reject_post(membership: Membership, post: Post, *, comment: str) -> list[Publication]:
-    """Sends the post back to its author as a draft, with the validator's comment (required: say what to fix)."""
+    """Sends the post back to its author as a draft, with the validator's comment (required: say what to fix), at
+    whatever step it stands; its chain starts again from the first step when it is submitted again."""
     if not membership.can(Action.APPROVE):
         raise PermissionDenied(_("Your role in this organisation does not allow this."))
     if not comment.strip():
         raise ValidationError({"comment": _("Say what to change: the author will read it.")})
-    publications = _awaiting(membership, post)
-    if not publications:
-        raise ValidationError(_("Nothing of this post is awaiting your approval."))
-    for publication in publications:
-        transition(publication, "reject", Trigger.PERSON, run_at=None)
+    mine = _decision(membership, post, Chains.of(membership.organisation_id))
+    for publication, _step in mine:
+        try:
+            transition(publication, "reject", Trigger.PERSON, run_at=None)
+        except TransitionRefused as refused:
+            raise ValidationError(_refused_message(str(refused))) from refused
+    StepApproval.objects.filter(publication__in=[p for p, _step in mine]).delete()
     PostComment.objects.create(post=post, author=membership.user, kind=PostComment.Kind.REJECTED, body=comment.strip())
-    record_event(post, membership.user, "rejected", comment.strip())
+    steps = ", ".join(dict.fromkeys(step.display_label() for _p, step in mine if step is not None))
+    record_event(post, membership.user, "rejected", f"{steps}: {comment.strip()}" if steps else comment.strip())
+    notify([post.author], post=post, verb=Notification.Verb.REJECTED, actor=membership.user, text=comment.strip())
     transaction.on_commit(lambda: notify_rejection.enqueue(post.pk))
-    return publications
+    return [publication for publication, _step in mine]
 
 
 @transaction.atomic
 def comment_on_post(membership: Membership, post: Post, *, body: str) -> PostComment:
+    """Adds a comment to the post's thread and tells its author and the earlier commenters (never oneself)."""
     if not membership.can(Action.VIEW_PUBLICATIONS) or post.organisation_id != membership.organisation_id:
+        raise PermissionDenied(_("Your role in this organisation does not allow this."))
+    if visible_post(membership, post.pk) is None:
         raise PermissionDenied(_("Your role in this organisation does not allow this."))
     if not body.strip():
         raise ValidationError({"body": _("Write a comment.")})
+    earlier = [c.author for c in post.comments.select_related("author") if c.author is not None]
     comment = PostComment.objects.create(post=post, author=membership.user, body=body.strip())
     record_event(post, membership.user, "commented")
+    notify([post.author, *earlier], post=post, verb=Notification.Verb.COMMENTED, actor=membership.user, text=body)
     return comment

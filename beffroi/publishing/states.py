@@ -57,7 +57,9 @@ S, T = State, Trigger
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in [
-        _t("submit", S.DRAFT, S.AWAITING_APPROVAL, T.PERSON),
+        # From failed or missed too: scheduled again on a page whose group requires approval, a changed post (or
+        # one approved before the chain existed) passes the chain first.
+        _t("submit", {S.DRAFT, S.FAILED, S.MISSED}, S.AWAITING_APPROVAL, T.PERSON),
         _t("approve", S.AWAITING_APPROVAL, S.SCHEDULED, T.PERSON),
         _t("reject", S.AWAITING_APPROVAL, S.DRAFT, T.PERSON),
         _t("schedule", {S.DRAFT, S.FAILED, S.MISSED}, S.SCHEDULED, T.PERSON),

@@ -20,3 +20,11 @@ def notify_rejection(post_id: int) -> int:
     from beffroi.publishing.notifications import send_rejection_notification
 
     return send_rejection_notification(post_id)
+
+
+@task
+def notify_approval_needed(notification_ids: list[int]) -> int:
+    """E-mails each approver that a post awaits their approval. Returns the number of e-mails sent."""
+    from beffroi.publishing.notifications import send_approval_requests
+
+    return send_approval_requests(notification_ids)

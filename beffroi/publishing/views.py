@@ -1,4 +1,5 @@
-"""Publication lists, the publishing health page, and bulk CSV import and export."""
+"""Publication lists, the page of one post, notifications, the publishing health page, and bulk CSV import and
+export."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -25,7 +28,8 @@ from beffroi.channels.models import Channel
 from beffroi.organisations.roles import Action
 from beffroi.organisations.tenancy import organisation_view
 from beffroi.publishing import bulk, services
-from beffroi.publishing.models import Publication, WorkerHeartbeat
+from beffroi.publishing.approvals import Chains, awaiting_my_decision, post_overview, visible_post
+from beffroi.publishing.models import Notification, Publication, WorkerHeartbeat
 from beffroi.publishing.states import State
 
 # Tab labels name lists of posts (French: plural), unlike the state badges of one post.
@@ -45,46 +49,155 @@ def visible_publications(membership):
 
 @organisation_view(Action.VIEW_PUBLICATIONS)
 def publication_list(request):
+    membership = request.membership
     current = request.GET.get("tab", "scheduled")
     tab = next((t for t in TABS if t[0] == current), TABS[0])
-    publications = visible_publications(request.membership).filter(state__in=tab[2])
-    publications = publications.order_by("-published_at" if tab[0] == "published" else "due_at", "pk")[:200]
+    publications = visible_publications(membership).filter(state__in=tab[2])
     counts = dict(
-        visible_publications(request.membership).values_list("state").annotate(n=Count("pk")).values_list("state", "n")
+        visible_publications(membership).values_list("state").annotate(n=Count("pk")).values_list("state", "n")
     )
+    mine = awaiting_my_decision(membership)
+    if tab[0] == "awaiting":
+        # Also what awaits this person's approval on pages they do not see (they approve for another group).
+        publications = Publication.objects.filter(Q(pk__in=publications.values("pk")) | Q(pk__in=mine)).select_related(
+            "channel", "post", "post__author"
+        )
+        publications = publications.prefetch_related("step_approvals")
+    publications = list(
+        publications.order_by("-published_at" if tab[0] == "published" else "due_at", "post_id", "pk")[:200]
+    )
+    set_of_mine = set(mine)
+    if set_of_mine:  # the awaiting tab also holds what awaits this person on pages they do not see
+        visible_awaiting = visible_publications(membership).filter(state=State.AWAITING_APPROVAL)
+        counts[State.AWAITING_APPROVAL] = len(set_of_mine | set(visible_awaiting.values_list("pk", flat=True)))
     tabs = [(key, label, sum(counts.get(s, 0) for s in states), key == tab[0]) for key, label, states in TABS]
+    if tab[0] == "awaiting":
+        chains = Chains.of(membership.organisation_id)
+        for publication in publications:
+            publication.pending_step = chains.pending_step(publication)
+            publication.chain_length = len(chains.for_channel(publication.channel))
     return render(
         request,
         "publishing/publication_list.html",
         {
             "publications": publications,
             "tabs": tabs,
-            "can_approve": tab[0] == "awaiting" and request.membership.can(Action.APPROVE),
+            "deciding": {p.post_id for p in publications if p.pk in set_of_mine},
+            "awaiting_me": len(mine),
             "now": timezone.now(),
         },
     )
 
 
+def _visible_post_or_404(membership, post_id: int):
+    post = visible_post(membership, post_id)
+    if post is None:
+        raise Http404
+    return post
+
+
+@organisation_view(Action.VIEW_PUBLICATIONS)
+def post_detail(request, post_id: int):
+    """One post: its text and variants, each publication, its approval chain, its thread and its audit log."""
+    membership = request.membership
+    post = _visible_post_or_404(membership, post_id)
+    overview = post_overview(membership, post)
+    shown = {p.channel_id for p in overview["publications"]}
+    return render(
+        request,
+        "publishing/post_detail.html",
+        {
+            "post": post,
+            **overview,
+            "variants": [v for v in post.variants.select_related("channel") if v.channel_id in shown and v.text],
+            "media": list(post.media.select_related("media")),
+            "comments": post.comments.select_related("author"),
+            "events": post.events.select_related("actor"),
+            "now": timezone.now(),
+        },
+    )
+
+
+@organisation_view(Action.VIEW_PUBLICATIONS)
+@require_POST
+def post_comment(request, post_id: int):
+    post = _visible_post_or_404(request.membership, post_id)
+    try:
+        services.comment_on_post(request.membership, post, body=request.POST.get("body", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Comment added."))
+    return redirect(f"{reverse('post_detail', args=[request.organisation.slug, post.pk])}#thread")
+
+
 @organisation_view(Action.APPROVE)
 @require_POST
 def post_decision(request, post_id: int, verb: str):
-    """Approve or reject (with a comment) a post awaiting approval, from the list."""
-    from beffroi.publishing.models import Post
-
-    visible = visible_publications(request.membership).values("post_id")
-    post = get_object_or_404(Post.objects.filter(organisation=request.organisation, pk__in=visible), pk=post_id)
+    """Approve or reject (with a comment) a post awaiting approval, from the list or from the post's page."""
+    if verb not in ("approve", "reject"):
+        raise Http404
+    post = _visible_post_or_404(request.membership, post_id)
     try:
         if verb == "approve":
-            services.approve_post(request.membership, post, comment=request.POST.get("comment", ""))
-            messages.success(request, _("Approved: “%(post)s” is scheduled.") % {"post": post})
-        elif verb == "reject":
+            publications = services.approve_post(request.membership, post, comment=request.POST.get("comment", ""))
+            if all(p.state == State.SCHEDULED for p in publications):
+                messages.success(request, _("Approved: “%(post)s” is scheduled.") % {"post": post})
+            else:
+                messages.success(
+                    request, _("Step approved: “%(post)s” now awaits the next step of its chain.") % {"post": post}
+                )
+        else:
             services.reject_post(request.membership, post, comment=request.POST.get("comment", ""))
             messages.success(request, _("Sent back to its author with your comment: “%(post)s”.") % {"post": post})
-        else:
-            raise Http404
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, " ".join(error.messages) if isinstance(error, ValidationError) else str(error))
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     return redirect(f"{reverse('publications', args=[request.organisation.slug])}?tab=awaiting")
+
+
+# Notifications ------------------------------------------------------------------------------------------------
+
+
+def _my_notifications(user):
+    """A person's notifications from the organisations they still belong to."""
+    return Notification.objects.filter(recipient=user, organisation__memberships__user=user)
+
+
+@login_required
+def notification_list(request):
+    notifications = list(_my_notifications(request.user).select_related("organisation", "actor", "post__author")[:100])
+    return render(
+        request,
+        "publishing/notifications.html",
+        {
+            "notifications": notifications,
+            "unread": sum(1 for n in notifications if n.read_at is None),
+            "several_organisations": len({n.organisation_id for n in notifications}) > 1,
+        },
+    )
+
+
+@login_required
+@require_POST
+def notifications_read(request):
+    """Marks every notification read."""
+    _my_notifications(request.user).filter(read_at__isnull=True).update(read_at=timezone.now())
+    messages.success(request, _("All notifications marked as read."))
+    return redirect("notifications")
+
+
+@login_required
+def notification_open(request, notification_id: int):
+    """Opens what a notification is about, and marks it read."""
+    notification = get_object_or_404(_my_notifications(request.user), pk=notification_id)
+    if notification.read_at is None:
+        Notification.objects.filter(pk=notification.pk).update(read_at=timezone.now())
+    if notification.url and url_has_allowed_host_and_scheme(notification.url, allowed_hosts=None):
+        return redirect(notification.url)
+    return redirect("notifications")
 
 
 @organisation_view(Action.MANAGE_CHANNELS)

@@ -57,6 +57,9 @@ class Knobs:
     max_characters: int = 500
     idempotency_ttl_s: float = 3600.0  # how long a network remembers an Idempotency-Key
     media_processing_s: float = 0.0  # how long an uploaded video stays "processing" (202, then 206)
+    # The Nth API call of each account, counted from when this knob is set, answers 500 without doing anything
+    # (a failure halfway through a run of reads); None = never.
+    fail_nth_call: int | None = None
     seed: int | None = None
     revoked_tokens: set[str] = field(default_factory=set)
     # Per-account knobs, by account name (Mastodon: the username): {"alice": {"error_rate": 1.0}}.
@@ -79,10 +82,12 @@ def _checked(name: str, value: Any) -> Any:
         value = float(value)
         if value < 0 or (name == "rate_window_s" and value == 0):
             raise ValueError(f"{name} must be positive")
-    elif name in ("rate_limit", "seed"):
+    elif name in ("rate_limit", "seed", "fail_nth_call"):
         value = None if value is None else int(value)
         if name == "rate_limit" and value is not None and value < 0:
             raise ValueError("rate_limit must be 0 or more (or null for unlimited)")
+        if name == "fail_nth_call" and value is not None and value < 1:
+            raise ValueError("fail_nth_call must be 1 or more (or null for never)")
     elif name == "max_characters":
         value = int(value)
         if value < 1:
@@ -344,6 +349,7 @@ class Simulator:
         self.knobs = Knobs()
         self.public_url = "http://127.0.0.1"  # set by the server once it listens
         self._account_knobs: dict[str, Knobs] = {}
+        self.calls_by_account: Counter[str | None] = Counter()
         self.random = random.Random()  # noqa: S311 — simulation, not security
         self.configure(**knobs)
         if "seed" not in knobs:
@@ -369,6 +375,8 @@ class Simulator:
             raise TypeError(f"unknown knobs: {', '.join(sorted(unknown))}")
         checked = {name: _checked(name, value) for name, value in knobs.items()}
         with self._lock:
+            if "fail_nth_call" in checked or "overrides" in checked:
+                self.calls_by_account = Counter()  # fail_nth_call counts from here
             self.knobs = dataclasses.replace(self.knobs, **checked)
             self._account_knobs = {
                 account: dataclasses.replace(self.knobs, **values) for account, values in self.knobs.overrides.items()
@@ -391,6 +399,7 @@ class Simulator:
         self.duplicates = 0
         self.requests: dict[str, Counter[str]] = {}
         self.injected: Counter[str] = Counter()
+        self.calls_by_account = Counter()
         self.started_at = time.time()
 
     def reset(self) -> None:
@@ -479,10 +488,18 @@ class Simulator:
                 return response
             if request.knobs is None:
                 request.knobs = self.knobs
-            try:
-                response = route.handler(request)
-            except Exception as error:  # a bug in a handler: say so in the answer, keep serving
-                response = error_response(500, f"simulator error: {type(error).__name__}: {error}")
+            failing = False
+            if route.network is not None:
+                self.calls_by_account[request.account] += 1
+                failing = self.calls_by_account[request.account] == request.knobs.fail_nth_call
+            if failing:
+                self.inject("failed_call")
+                response = error_response(500, "We're sorry, but something went wrong on our end.")
+            else:
+                try:
+                    response = route.handler(request)
+                except Exception as error:  # a bug in a handler: say so in the answer, keep serving
+                    response = error_response(500, f"simulator error: {type(error).__name__}: {error}")
             if route.network is not None:
                 outcome = "drop" if response.drop else str(response.status)
                 counts = self.requests.get(route.label)

@@ -47,18 +47,6 @@ HIDDEN_BY_DEFAULT = (State.CANCELLED, State.DELETED)
 MAX_RANGE = timedelta(days=100)
 TITLE_LENGTH = 60
 
-# The list of publications, by the tab where each state appears (there is no page for one publication yet).
-LIST_TAB = {
-    State.SCHEDULED: "scheduled",
-    State.PUBLISHING: "scheduled",
-    State.PUBLISHED: "published",
-    State.DRAFT: "drafts",
-    State.AWAITING_APPROVAL: "awaiting",
-    State.FAILED: "problems",
-    State.UNKNOWN: "problems",
-    State.MISSED: "problems",
-}
-
 # FullCalendar injects its stylesheet at run time with this page's nonce (styles only, this page only).
 # Its icon font (the arrows of the toolbar) is a data: URL.
 CALENDAR_CSP = {
@@ -154,16 +142,19 @@ def events_for(membership: Membership, params, zone: zoneinfo.ZoneInfo) -> list[
         )
         .filter(at__gte=start, at__lt=end)
         .order_by("at", "pk")
-        .values("id", "state", "at", "remote_url", "text", "variant", "channel__display_name", "channel__network")
+        .values(
+            "id", "post_id", "state", "at", "remove_at", "text", "variant", "channel__display_name", "channel__network"
+        )
     )
     may_move = membership.can(Action.PUBLISH)
-    publications_url = reverse("publications", args=[membership.organisation.slug])
+    # A click opens the post's page (its publications with their links, approval, thread and audit log).
+    post_url = reverse("post_detail", args=[membership.organisation.slug, 0]).removesuffix("0/")
     network_labels = {value: str(label) for value, label in Network.choices}
     state_labels = {value: str(label) for value, label in State.choices}
     events = []
     for row in rows:
         state, network = row["state"], row["channel__network"]
-        url = row["remote_url"] or (f"{publications_url}?tab={LIST_TAB[state]}" if state in LIST_TAB else "")
+        url = f"{post_url}{row['post_id']}/"
         events.append(
             {
                 "id": row["id"],
@@ -179,6 +170,12 @@ def events_for(membership: Membership, params, zone: zoneinfo.ZoneInfo) -> list[
                 "classNames": [f"network-{network}", f"state-{state}"],
             }
         )
+        if row["remove_at"] and row["remove_at"] > row["at"]:
+            # A temporary post is drawn until the time it is removed from the network.
+            event = events[-1]
+            event["end"] = row["remove_at"].astimezone(zone).isoformat(timespec="seconds")
+            event["removal"] = _("Temporary: removed %(when)s") % {"when": format_with_zone(row["remove_at"], zone.key)}
+            event["classNames"].append("temporary")
     return events
 
 

@@ -98,3 +98,65 @@ def test_a_link_must_be_a_web_address(tenant_a, client_for, pages):
     assert "https://" in page and not Post.objects.exists()
     listing = client.get(f"/o/{tenant_a.organisation.slug}/publications/").content.decode()
     assert f'href="/o/{tenant_a.organisation.slug}/compose/"' in listing
+
+
+def test_the_live_check_gives_the_best_times_from_each_pages_statistics(tenant_a, client_for, pages):
+    from zoneinfo import ZoneInfo
+
+    from django.utils import translation
+
+    from beffroi.insights.models import ChannelPost
+
+    mastodon, feed = pages
+    client = client_for(tenant_a.member(Role.EDITOR))
+    with translation.override("en"):
+        before = client.post(_url(tenant_a, "check/"), {"text": "Bonjour", "channels": [mastodon.pk]}).content
+        assert b"training decks' guidance" in before
+        for week in range(4):
+            ChannelPost.objects.create(
+                channel=mastodon,
+                remote_id=f"s{week}",
+                post_type="text",
+                published_at=timezone.now()
+                .astimezone(ZoneInfo("Europe/Paris"))
+                .replace(hour=18, minute=0, second=0, microsecond=0)
+                - timedelta(weeks=week + 1),
+                interactions=40,
+            )
+        page = client.post(_url(tenant_a, "check/"), {"text": "Bonjour", "channels": [mastodon.pk]}).content.decode()
+    assert f'data-channel="{mastodon.pk}"' in page and "18:00" in page and "(Europe/Paris)" in page
+    assert "4 posts of this channel" in page and "confidence low" in page
+
+
+def test_previews_mark_links_hashtags_and_mentions_and_escape_the_rest(tenant_a, client_for, pages):
+    mastodon, feed = pages
+    client = client_for(tenant_a.member(Role.EDITOR))
+    page = client.post(
+        _url(tenant_a, "check/"),
+        {
+            "text": "Fête <b>ce soir</b> #voisins avec @ami@social.example\nhttps://centre.example/fete",
+            "channels": [mastodon.pk],
+        },
+    ).content.decode()
+    assert '<span class="p-tag">#voisins</span>' in page
+    assert '<span class="p-mention">@ami@social.example</span>' in page
+    assert '<span class="p-link">https://centre.example/fete</span>' in page
+    assert "&lt;b&gt;ce soir&lt;/b&gt;" in page and "<b>ce soir</b>" not in page
+    assert 'class="preview preview-mastodon"' in page and "<br>" in page
+
+
+def test_one_page_can_have_its_own_text(tenant_a, client_for, mastodon_channels):
+    first, second = mastodon_channels()
+    client = client_for(tenant_a.member(Role.EDITOR))
+    data = {
+        "text": "Fête des voisins samedi",
+        "variant-mastodon": "Fête des voisins samedi, sur Mastodon",
+        f"variant-channel-{second.pk}": "Fête des voisins samedi au centre de Montréal",
+        "channels": [first.pk, second.pk],
+    }
+    checks = client.post(_url(tenant_a, "check/"), data).content.decode()
+    assert "au centre de Montréal" in checks and "sur Mastodon" in checks
+    client.post(_url(tenant_a), {**data, "action": "draft"})
+    post = Post.objects.get(text="Fête des voisins samedi")
+    assert post.text_for(first.pk) == "Fête des voisins samedi, sur Mastodon"
+    assert post.text_for(second.pk) == "Fête des voisins samedi au centre de Montréal"

@@ -112,7 +112,7 @@ def test_compose_check_submit_approve_move_and_publish(page, simulator):
     checks = page.locator("#checks")
     expect(checks.locator('section[data-network="mastodon"] .error')).to_contain_text("Trop long pour Mastodon")
     expect(checks.locator('section[data-network="atom"]')).not_to_contain_text("Trop long")
-    page.locator("details.variants summary").click()
+    page.locator("details.variants > summary").click()
     page.locator("#variant-mastodon").fill("Sortie au Louvre-Lens samedi, départ 9 h : inscrivez-vous à l'accueil !")
     expect(checks.locator('section[data-network="mastodon"] .error')).to_have_count(0)
     page.locator("#date").fill(day.isoformat())

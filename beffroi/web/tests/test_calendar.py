@@ -104,11 +104,11 @@ def test_events_in_range_only_with_their_shape(tenant_a, client_for):
     assert first["start"] == "2031-03-10T09:00:00+01:00"
     assert (first["network"], first["state"], first["channel"]) == ("facebook", "scheduled", "a page")
     assert first["editable"] is True
-    assert first["url"] == "/o/org-a/publications/?tab=scheduled"
+    assert first["url"] == f"/o/org-a/posts/{inside.post_id}/"  # a click opens the post's page
     assert second["title"] == "y" * 60 + "…"
     assert second["start"] == "2031-03-11T09:01:00+01:00"  # when it went out
     assert (second["state"], second["state_label"], second["editable"]) == ("published", "Published", False)
-    assert second["url"] == "https://mastodon.example/@a/1"
+    assert second["url"] == f"/o/org-a/posts/{published.post_id}/"  # its page links to the live post
 
 
 def test_bad_or_too_long_ranges_are_refused(tenant_a, client_for):
@@ -297,3 +297,18 @@ def test_role_matrix_of_the_calendar_endpoints(role, tenant_a, client_for):
     assert listed.status_code == (200 if role_allows(role, Action.VIEW_PUBLICATIONS) else 403)
     moved = move(client, tenant_a, publication, "2031-06-03T09:00")
     assert moved.status_code == (200 if role_allows(role, Action.PUBLISH) else 403)
+
+
+def test_a_temporary_post_is_drawn_until_it_is_removed(tenant_a, client_for):
+    temporary = publish_at(
+        tenant_a.channel,
+        datetime(2031, 3, 10, 8, 0, tzinfo=UTC),
+        remove_at=datetime(2031, 3, 12, 17, 0, tzinfo=UTC),
+    )
+    publish_at(tenant_a.channel, datetime(2031, 3, 11, 8, 0, tzinfo=UTC))
+    first, second = events(english(client_for(tenant_a.member(Role.ADMIN))), tenant_a)
+    assert first["id"] == temporary.pk
+    assert first["end"] == "2031-03-12T18:00:00+01:00"
+    assert "temporary" in first["classNames"]
+    assert first["removal"].startswith("Temporary: removed") and "Europe/Paris" in first["removal"]
+    assert "end" not in second and "removal" not in second

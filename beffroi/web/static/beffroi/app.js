@@ -39,3 +39,14 @@ for (const button of document.querySelectorAll("[data-select-group]")) {
     button.closest("form").dispatchEvent(new Event("change", { bubbles: true }));
   });
 }
+
+// Composer: insert a saved hashtag set at the end of the text (without JavaScript the set is shown to copy).
+for (const button of document.querySelectorAll("[data-hashtags]")) {
+  button.addEventListener("click", () => {
+    const text = document.getElementById("text");
+    const tags = button.getAttribute("data-hashtags");
+    text.value = text.value.trimEnd() + (text.value.trim() ? "\n\n" : "") + tags;
+    text.dispatchEvent(new Event("input", { bubbles: true }));
+    text.focus();
+  });
+}

@@ -68,7 +68,9 @@
     },
     eventDidMount: (info) => {
       const props = info.event.extendedProps;
-      info.el.title = [info.event.title, props.channel, props.network_label, props.state_label].join(" · ");
+      info.el.title = [info.event.title, props.channel, props.network_label, props.state_label, props.removal]
+        .filter(Boolean)
+        .join(" · ");
       info.el.dataset.publication = info.event.id;
     },
     eventContent: (info) => {
@@ -80,6 +82,7 @@
       time.textContent = info.timeText;
       line.append(time, ` ${props.channel} — ${info.event.title}`);
       if (props.state === "published") line.append(` ✓ ${data.publishedLabel}`);
+      if (props.removal) line.append(" ⏳");
       return { domNodes: [line] };
     },
     eventDrop: move,
