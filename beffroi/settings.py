@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "beffroi.publishing",
     "beffroi.networks",
     "beffroi.media",
+    "beffroi.insights",
     "beffroi.web",
     "beffroi.demo",
     "django.contrib.admin",
@@ -198,6 +199,8 @@ MAX_UPLOAD_MB = int(os.environ.get("BEFFROI_MAX_UPLOAD_MB", "200"))
 # refused (SSRF) unless DEBUG or these are set: for a network's own test server, or an intranet instance.
 MASTODON_ALLOW_PRIVATE_INSTANCES = os.environ.get("BEFFROI_ALLOW_PRIVATE_SERVERS", "") == "1"
 BLUESKY_ALLOW_PRIVATE_SERVICES = MASTODON_ALLOW_PRIVATE_INSTANCES
+# Link previews in the composer fetch addresses people type: public ones only, unless this is set.
+LINK_PREVIEW_ALLOW_PRIVATE = MASTODON_ALLOW_PRIVATE_INSTANCES
 # Where Bluesky identities (did:plc) are resolved when connecting with OAuth.
 BLUESKY_PLC_URL = os.environ.get("BEFFROI_BLUESKY_PLC_URL", "https://plc.directory")
 # Meta's Graph API (Facebook Pages, Instagram): the version every call uses, and Beffroi's apps there.

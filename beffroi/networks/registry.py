@@ -79,3 +79,39 @@ def connects() -> dict[str, object]:
 
 def connect_for(network: str):
     return connects().get(network)
+
+
+@cache
+def insights_readers() -> dict[str, object | None]:
+    """Each network's statistics reader (its folder's `insights.py`: READER), None where it has no statistics."""
+    from importlib import import_module
+
+    found: dict[str, object | None] = {}
+    for network in SUPPORTED:
+        try:
+            module = import_module(f"beffroi.networks.{network}.insights")
+        except ModuleNotFoundError as error:
+            if error.name != f"beffroi.networks.{network}.insights":
+                raise
+            continue  # a network without statistics code yet: no reader
+        found[str(network)] = module.READER
+    return found
+
+
+def insights_reader_for(network: str):
+    return insights_readers().get(network)
+
+
+def public_reader_for(network: str):
+    """The reader of public accounts (watched pages) of a network, or None where the network does not allow it."""
+    from importlib import import_module
+
+    if network not in SUPPORTED:
+        return None
+    try:
+        module = import_module(f"beffroi.networks.{network}.insights")
+    except ModuleNotFoundError as error:
+        if error.name != f"beffroi.networks.{network}.insights":
+            raise
+        return None
+    return getattr(module, "PUBLIC_READER", None)

@@ -14,6 +14,18 @@ Knobs: latency, per-token rate limits (Meta's code 4 with an `X-Business-Use-Cas
 `error_rate`, `timeout_after_commit_rate`, `drop_after_commit_rate` on the calls that make something public
 (`/feed`, published `/photos`, `/videos`, `media_publish`). Not on unpublished uploads or containers: invisible,
 they are not where exactly-once is at stake. A media URL containing "unsupported" gives a container in ERROR.
+
+Statistics, in Meta's shapes with deterministic numbers (module functions `daily_value`, `follows_level`,
+`audience_counts`, `online_hours`, `post_value`, `followers_of` say what any answer holds): Page and Instagram
+account insights (`/{id}/insights`, daily values ending at the next Pacific midnight, 93 / 30 days at most per
+query), post and media insights, `/{page-id}/posts` with reaction/comment/share counts, `/{ig-user-id}/stories`,
+`/{id}/comments` with their times, `followers_count` on the Page and account. Metric names Meta removed by late
+2026 answer "(#100) The value must be a valid insights metric" (Instagram: "metric[0] must be one of …"); an
+account whose name starts with "few" has fewer than 100 followers (Meta then gives an empty data set for Page
+insights, follower counts, demographics and online followers); a media seeded with `few_viewers` answers
+"(#10) Not enough viewers". `configure_insights()` sets the removed names and one 500 (code 2) on the Nth call or
+on a given call; the `rate_limit` knob gives Meta's code 4 with `X-Business-Use-Case-Usage`. `seed_post()` puts
+posts of every type on a Page or account.
 """
 
 from __future__ import annotations
@@ -22,11 +34,14 @@ import hashlib
 import json
 import re
 import time
+import zoneinfo
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from beffroi.simulator.server import Handler, Network, PostRecord, Request, Response, json_response
 
@@ -97,6 +112,204 @@ def pick(data: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return {name: data[name] for name in fields if name in data and data[name] is not None}
 
 
+# Insights: deterministic numbers ------------------------------------------------------------------------------
+#
+# Every number is a function of the account name (or post id), the metric and the day, so a test computes what
+# it expects with the same functions. Meta's days are Pacific days: a daily value's `end_time` is the next
+# Pacific midnight, written in UTC ("2026-11-21T08:00:00+0000").
+
+PACIFIC = zoneinfo.ZoneInfo("America/Los_Angeles")
+FEW_PREFIX = "few"  # accounts whose name starts with this have fewer than 100 followers
+INSIGHTS_HISTORY_DAYS = 730
+# Names Meta no longer knows on Graph API v24 in late 2026 (networks.md §2, §3): asking answers (#100).
+REMOVED_METRICS = frozenset(
+    {
+        "page_impressions",
+        "page_impressions_unique",
+        "page_impressions_paid",
+        "page_impressions_organic_unique",
+        "page_fans",
+        "page_fans_country",
+        "page_fans_city",
+        "page_fans_locale",
+        "page_fans_gender_age",
+        "page_fan_adds",
+        "page_fan_adds_unique",
+        "page_fan_removes",
+        "page_fan_removes_unique",
+        "page_fans_online",
+        "page_fans_online_per_day",
+        "page_engaged_users",
+        "page_follows_gender_age",
+        "post_impressions",
+        "post_impressions_unique",
+        "post_impressions_paid",
+        "post_impressions_organic",
+        "post_engaged_users",
+        "impressions",
+        "plays",
+        "profile_views",
+        "website_clicks",
+        "audience_city",
+        "audience_country",
+        "audience_gender_age",
+        "audience_locale",
+    }
+)
+PAGE_DAILY = {  # name: (low, high) of a day's value
+    "page_media_view": (300, 3000),
+    "page_total_media_view_unique": (100, 1200),
+    "page_post_engagements": (5, 300),
+    "page_daily_follows": (0, 20),
+    "page_daily_follows_unique": (0, 15),
+    "page_daily_unfollows_unique": (0, 6),
+    "page_views_total": (10, 200),
+    "page_total_actions": (0, 30),
+    "page_video_views": (0, 500),
+}
+PAGE_LEVELS = {"page_follows"}
+PAGE_MAPS = {"page_follows_country", "page_follows_city"}
+USER_DAILY = {  # Instagram account metrics: (low, high) of a day's value
+    "reach": (50, 900),
+    "views": (200, 4000),
+    "total_interactions": (3, 250),
+    "accounts_engaged": (2, 120),
+    "likes": (2, 200),
+    "comments": (0, 30),
+    "shares": (0, 20),
+    "saves": (0, 25),
+    "replies": (0, 10),
+    "profile_links_taps": (0, 15),
+    "follows": (0, 14),
+    "unfollows": (0, 5),
+}
+USER_TOTAL_ONLY = frozenset(
+    {
+        "views",
+        "total_interactions",
+        "accounts_engaged",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "replies",
+        "profile_links_taps",
+        "follows_and_unfollows",
+        "follower_demographics",
+        "engaged_audience_demographics",
+    }
+)
+USER_METRICS = frozenset({"reach", "follower_count", "online_followers"} | USER_TOTAL_ONLY)
+# Instagram holds these back for accounts under 100 followers ("an empty data set").
+WITHHELD_UNDER_100 = frozenset({"follower_count", "online_followers", "follower_demographics", "follows_and_unfollows"})
+POST_METRICS = {"post_media_view": (80, 4000), "post_total_media_view_unique": (40, 2000), "post_clicks": (0, 200)}
+MEDIA_METRICS = frozenset({"views", "reach", "likes", "comments", "shares", "saved", "total_interactions", "follows"})
+STORY_METRICS = frozenset({"views", "reach", "shares", "total_interactions", "replies", "navigation", "follows"})
+AGES = ("13-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+GENDERS = ("F", "M", "U")
+COUNTRIES = ("FR", "BE", "CH", "CA", "MA", "SN", "US")
+CITIES = (
+    "Paris, Île-de-France",
+    "Lyon, Auvergne-Rhône-Alpes",
+    "Lille, Hauts-de-France",
+    "Valenciennes, Hauts-de-France",
+    "Marseille, Provence-Alpes-Côte d'Azur",
+    "Bruxelles, Bruxelles-Capitale",
+)
+INVALID_INSIGHTS_METRIC = "(#100) The value must be a valid insights metric"
+NOT_ENOUGH_VIEWERS = "(#10) Not enough viewers for the media to show insights"
+
+
+def number(*parts: Any, low: int = 0, high: int = 100) -> int:
+    """A deterministic integer in [low, high] for these parts."""
+    key = ":".join(str(part) for part in parts).encode()
+    value = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+    return low + value % (high - low + 1)
+
+
+def pacific_today(moment: float | None = None) -> date:
+    return datetime.fromtimestamp(time.time() if moment is None else moment, PACIFIC).date()
+
+
+def pacific_midnight(day: date) -> float:
+    return datetime.combine(day, dt_time(0), PACIFIC).timestamp()
+
+
+def followers_of(name: str, network: str) -> int:
+    """Followers of the person's Page (network "facebook") or Instagram account now."""
+    if name.startswith(FEW_PREFIX):
+        return 42 if network == "facebook" else 37
+    return 1200 + number(name, network, "followers", high=3800)
+
+
+def daily_value(name: str, metric: str, day: date) -> int:
+    """One day's value of an account metric (Page or Instagram), by the network's metric name."""
+    low, high = PAGE_DAILY.get(metric) or USER_DAILY.get(metric) or (0, 100)
+    return number(name, metric, day.isoformat(), low=low, high=high)
+
+
+def follows_level(name: str, day: date, today: date | None = None) -> int:
+    """page_follows at the end of `day`: the Page's followers now, a few fewer each day back."""
+    today = today or pacific_today()
+    return max(0, followers_of(name, "facebook") - max(0, (today - day).days) // 3)
+
+
+def audience_counts(name: str, network: str, by: str) -> dict[str, int]:
+    """Followers by "age,gender" ("F.25-34"), "country" or "city" (Meta leaves empty groups out)."""
+    if by == "age,gender":
+        keys = [f"{gender}.{age}" for age in AGES for gender in GENDERS]
+    else:
+        keys = list(COUNTRIES if by == "country" else CITIES)
+    return {key: number(name, network, by, key, low=1, high=400) for key in keys}
+
+
+def online_hours(name: str, day: date) -> list[int]:
+    """Followers online in each Pacific hour of `day` (more in the evening, as everywhere)."""
+    return [
+        number(name, "online", day.isoformat(), hour, low=10, high=60) + (40 if 9 <= hour <= 13 else 0)
+        for hour in range(24)
+    ]
+
+
+MEDIA_RANGES = {
+    "views": (60, 3000),
+    "reach": (30, 1500),
+    "likes": (0, 200),
+    "shares": (0, 40),
+    "saved": (0, 40),
+    "replies": (0, 10),
+    "follows": (0, 8),
+    "navigation": (0, 100),
+    "reactions": (0, 150),  # a Facebook post's reactions
+    "share_count": (0, 12),  # a Facebook post's shares (0: Meta leaves `shares` out)
+}
+
+
+def post_value(item_id: str, metric: str) -> int:
+    """A post's (or Instagram media's) lifetime value of one metric."""
+    low, high = POST_METRICS.get(metric) or MEDIA_RANGES.get(metric) or (0, 60)
+    return number(item_id, metric, low=low, high=high)
+
+
+def _moment(value: Any) -> float | None:
+    """since/until: a Unix time, or a date (its Pacific midnight)."""
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return pacific_midnight(date.fromisoformat(str(value)[:10]))
+    except ValueError:
+        return None
+
+
+def base_field(name: str) -> str:
+    """ "reactions.summary(true).limit(0)" → "reactions"."""
+    return name.split(".", 1)[0].split("{", 1)[0]
+
+
 @dataclass(slots=True)
 class Person:
     name: str
@@ -137,6 +350,10 @@ class GraphNetwork(Network):
 
     def __init__(self, simulator: Any) -> None:
         super().__init__(simulator)
+        # Statistics knobs (see configure_insights); they stay across reset().
+        self.removed_metrics: set[str] = set(REMOVED_METRICS)
+        self.fail_call: int | None = None
+        self.fail_when: str | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -147,11 +364,15 @@ class GraphNetwork(Network):
         self.traces = 0
         self.comments = 0
         self.containers = 0
+        self.calls_seen = 0
 
     def stats(self) -> dict[str, Any]:
         return {"people": len(self.people), "containers": self.containers, "comments": self.comments}
 
     def routes(self) -> list[tuple[str, str, Handler]]:
+        return [(method, pattern, self._counting(handler)) for method, pattern, handler in self._routes()]
+
+    def _routes(self) -> list[tuple[str, str, Handler]]:
         return [
             ("POST", "/oauth/access_token", self.instagram_code),
             ("GET", "/access_token", self.instagram_exchange),
@@ -168,6 +389,11 @@ class GraphNetwork(Network):
             ("GET", "/:version/:node/media", self.read_media),
             ("POST", "/:version/:node/media_publish", self.media_publish),
             ("GET", "/:version/:node/content_publishing_limit", self.publishing_limit),
+            ("GET", "/:version/:node/insights", self.read_insights),
+            ("GET", "/:version/:node/posts", self.read_posts),
+            ("GET", "/:version/:node/published_posts", self.read_posts),
+            ("GET", "/:version/:node/comments", self.read_comments),
+            ("GET", "/:version/:node/stories", self.read_stories),
             ("GET", "/:version/:node", self.read_node),
             ("DELETE", "/:version/:node", self.delete_node),
         ]
@@ -838,30 +1064,468 @@ class GraphNetwork(Network):
             return guarded
         person, params, _ = guarded
         fields = requested_fields(params.get("fields"), ("id",))
-        try:
-            limit = max(1, min(100, int(params.get("limit") or 25)))
-        except ValueError:
-            limit = 25
+        since, until = _moment(params.get("since")), _moment(params.get("until"))
         found = []
-        for item in reversed(self.items.values()):
+        for item in sorted(self.items.values(), key=lambda media: media.created_at, reverse=True):
             if item.kind != "media" or item.owner != person.name or item.params.get("kind") == "story":
                 continue  # stories are not in /media (they are in /stories)
+            if (since is not None and item.created_at < since) or (until is not None and item.created_at > until):
+                continue
             found.append(pick(self._media_json(item), fields))
-            if len(found) == limit:
-                break
-        return json_response({"data": found, "paging": {"cursors": {"before": "QVFI", "after": "QVFI"}}})
+        return self._paged(request, found, params)
 
-    @staticmethod
-    def _media_json(item: Item) -> dict[str, Any]:
-        media_type = {"carousel": "CAROUSEL_ALBUM", "reel": "VIDEO", "story": "IMAGE"}.get(item.params["kind"], "IMAGE")
+    def _media_json(self, item: Item) -> dict[str, Any]:
+        kind = item.params["kind"]
+        media_type = {"carousel": "CAROUSEL_ALBUM", "reel": "VIDEO", "video": "VIDEO", "story": "IMAGE"}.get(
+            kind, "IMAGE"
+        )
+        counts = self._media_counts(item)
         return {
             "id": item.id,
             "caption": item.text or None,
             "media_type": media_type,
-            "media_product_type": {"reel": "REELS", "story": "STORY"}.get(item.params["kind"], "FEED"),
+            "media_product_type": {"reel": "REELS", "story": "STORY"}.get(kind, "FEED"),
             "permalink": item.url,
             "timestamp": graph_time(item.created_at),
+            "like_count": counts.get("likes"),
+            "comments_count": counts.get("comments"),
         }
+
+    # Insights --------------------------------------------------------------------------------------------------
+
+    def configure_insights(
+        self,
+        *,
+        removed_metrics: set[str] | None = None,
+        fail_call: int | None = None,
+        fail_when: str | None = None,
+    ) -> None:
+        """Knobs of the statistics endpoints: the metric names answered "(#100) … valid insights metric" (default:
+        those Meta removed by late 2026), and one failure (500, Meta's code 2) on the Nth call from now
+        (`fail_call`) or on the first call whose path and query contain `fail_when` (e.g. "metric=page_follows")."""
+        if removed_metrics is not None:
+            self.removed_metrics = set(removed_metrics)
+        self.fail_call = fail_call
+        self.fail_when = fail_when
+        self.calls_seen = 0
+
+    def _counting(self, handler: Handler) -> Handler:
+        def counted(request: Request) -> Response:
+            self.calls_seen += 1
+            by_count = self.fail_call is not None and self.calls_seen >= self.fail_call
+            by_call = bool(self.fail_when) and self.fail_when in f"{request.path}?{request.query_string}"
+            if by_count or by_call:
+                self.fail_call = self.fail_when = None  # once: the next run gets through
+                self.simulator.inject("error")
+                return self.error(
+                    500, "An unexpected error has occurred. Please retry your request later.", 2, transient=True
+                )
+            return handler(request)
+
+        return counted
+
+    def seed_post(
+        self,
+        name: str,
+        network: str,
+        kind: str,
+        *,
+        age_s: float = 3600.0,
+        text: str = "",
+        few_viewers: bool = False,
+    ) -> str:
+        """A post already on the Page or account (for statistics tests and benchmarks), `age_s` seconds old.
+        Facebook kinds: text, photo, album, video, reel, link; Instagram: image, carousel, reel, video, story."""
+        person = self._person(name)
+        created = time.time() - age_s
+        if network == "facebook":
+            item = self._page_post(person, text, created, published=True, scheduled_at=None)
+            item.params["post_kind"] = kind
+            if kind == "reel":
+                item.url = f"https://www.facebook.com/reel/{item.id.split('_')[-1]}"
+            return item.id
+        media_id = str(int(self._next_id()) + 17800000000000000)
+        shortcode = hashlib.blake2b(media_id.encode(), digest_size=8).hexdigest()[:11]
+        self.items[media_id] = Item(
+            media_id,
+            "media",
+            person.name,
+            "instagram",
+            created,
+            text=text,
+            url=f"https://www.instagram.com/{'stories/' + name + '/' if kind == 'story' else 'p/'}{shortcode}/",
+            params={"kind": kind, "few_viewers": few_viewers},
+        )
+        return media_id
+
+    def _insight(self, node: str, name: str, period: str, **shape: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "period": period,
+            **shape,
+            "title": name.replace("_", " ").capitalize(),
+            "description": "Simulated by Beffroi's Graph simulator.",
+            "id": f"{node}/insights/{name}/{period}",
+        }
+
+    def _days(self, params: dict[str, Any], max_days: int) -> list[date] | Response:
+        """The Pacific days whose end (the next midnight) falls in (since, until], completed and within the
+        two years Meta keeps. Without since/until Meta answers the last two days."""
+        now = time.time()
+        until = _moment(params.get("until")) or now
+        since = _moment(params.get("since"))
+        if since is None:
+            since = until - 2 * 86400
+        if until - since > max_days * 86400 + 3600:  # an hour of slack for a DST change
+            if max_days >= 90:
+                return self.error(
+                    400, "(#100) There cannot be more than 93 days (8035200 s) between since and until", 100
+                )
+            return self.error(
+                400, f"(#100) The range between since and until cannot exceed {max_days} days (simulated)", 100
+            )
+        today = pacific_today(now)
+        days = []
+        day = pacific_today(since)
+        while True:
+            end = pacific_midnight(day + timedelta(days=1))
+            if end > until or end > now:
+                break
+            if end > since and day >= today - timedelta(days=INSIGHTS_HISTORY_DAYS):
+                days.append(day)
+            day += timedelta(days=1)
+        return days
+
+    @staticmethod
+    def _end_time(day: date) -> str:
+        return graph_time(pacific_midnight(day + timedelta(days=1)))
+
+    def read_insights(self, request: Request) -> Response:
+        guarded = self._guard(request)
+        if isinstance(guarded, Response):
+            return guarded
+        person, params, _ = guarded
+        node = request.path_params["node"]
+        metrics = [name for name in str(params.get("metric") or "").split(",") if name]
+        if not metrics:
+            return self.error(400, "(#100) The parameter metric is required", 100)
+        if node == person.page_id:
+            return self._page_insights(person, metrics, params)
+        if node == person.ig_user_id:
+            return self._user_insights(person, metrics, params)
+        item = self.items.get(node)
+        if item is None or item.deleted or item.owner != person.name or item.kind not in ("post", "media"):
+            return self.error(400, UNSUPPORTED.format(method="get", id=node), 100, 33)
+        if item.kind == "post":
+            return self._post_insights(item, metrics)
+        return self._media_insights(item, metrics)
+
+    def _page_insights(self, person: Person, metrics: list[str], params: dict[str, Any]) -> Response:
+        for name in metrics:
+            if name in self.removed_metrics or name not in PAGE_DAILY.keys() | PAGE_LEVELS | PAGE_MAPS:
+                return self.error(400, INVALID_INSIGHTS_METRIC, 100)
+        days = self._days(params, 90)
+        if isinstance(days, Response):
+            return days
+        if person.name.startswith(FEW_PREFIX):
+            return json_response({"data": []})  # Page insights need 100 followers: "an empty data set"
+        period = str(params.get("period") or "day")
+        today = pacific_today()
+        data = []
+        for name in metrics:
+            if name in PAGE_MAPS:
+                by = "country" if name.endswith("country") else "city"
+                counts = audience_counts(person.name, "facebook", by)
+                values = [{"value": counts, "end_time": self._end_time(day)} for day in days]
+            elif name in PAGE_LEVELS:
+                values = [
+                    {"value": follows_level(person.name, day, today), "end_time": self._end_time(day)} for day in days
+                ]
+            else:
+                values = [
+                    {"value": daily_value(person.name, name, day), "end_time": self._end_time(day)} for day in days
+                ]
+            data.append(self._insight(person.page_id, name, period, values=values))
+        return json_response({"data": data})
+
+    def _user_insights(self, person: Person, metrics: list[str], params: dict[str, Any]) -> Response:
+        for name in metrics:
+            if name in self.removed_metrics or name not in USER_METRICS:
+                return self.error(
+                    400, f"(#100) metric[0] must be one of the following values: {', '.join(sorted(USER_METRICS))}", 100
+                )
+        total_value = params.get("metric_type") == "total_value"
+        needing = [name for name in metrics if name in USER_TOTAL_ONLY and not total_value]
+        if needing:
+            return self.error(
+                400,
+                f"(#100) The following metrics ({', '.join(needing)}) should be specified with parameter "
+                "metric_type=total_value",
+                100,
+            )
+        few = person.name.startswith(FEW_PREFIX)
+        recent_from = pacific_today() - timedelta(days=30)
+        data = []
+        for name in metrics:
+            if few and name in WITHHELD_UNDER_100:
+                continue  # Meta: "not available on accounts with fewer than 100 followers" (an empty data set)
+            if name == "follower_demographics" or name == "engaged_audience_demographics":
+                by = str(params.get("breakdown") or "")
+                if by not in ("age", "gender", "country", "city", "age,gender", "gender,age"):
+                    return self.error(400, "(#100) The parameter breakdown is required for this metric", 100)
+                data.append(self._demographics(person, name, by))
+                continue
+            days = self._days(params, 30)
+            if isinstance(days, Response):
+                return days
+            if name in ("follower_count", "online_followers"):
+                days = [day for day in days if day >= recent_from]
+            if not days:
+                continue
+            if name == "online_followers":
+                values = [
+                    {
+                        "value": {str(hour): count for hour, count in enumerate(online_hours(person.name, day))},
+                        "end_time": self._end_time(day),
+                    }
+                    for day in days
+                ]
+                data.append(self._insight(person.ig_user_id, name, "lifetime", values=values))
+            elif name == "follows_and_unfollows":
+                parts = [
+                    (kind, sum(daily_value(person.name, source, day) for day in days))
+                    for kind, source in (("FOLLOWER", "follows"), ("NON_FOLLOWER", "unfollows"))
+                ]
+                results = [{"dimension_values": [kind], "value": value} for kind, value in parts if value]
+                total = {"value": sum(value for _, value in parts)}
+                if params.get("breakdown") == "follow_type":
+                    total["breakdowns"] = [{"dimension_keys": ["follow_type"], "results": results}]
+                data.append(self._insight(person.ig_user_id, name, "day", total_value=total))
+            elif total_value:
+                source = "follows" if name == "follower_count" else name
+                total = sum(daily_value(person.name, source, day) for day in days)
+                data.append(self._insight(person.ig_user_id, name, "day", total_value={"value": total}))
+            else:
+                source = "follows" if name == "follower_count" else name
+                values = [
+                    {"value": daily_value(person.name, source, day), "end_time": self._end_time(day)} for day in days
+                ]
+                data.append(self._insight(person.ig_user_id, name, "day", values=values))
+        return json_response({"data": data})
+
+    def _demographics(self, person: Person, name: str, by: str) -> dict[str, Any]:
+        if by in ("age,gender", "gender,age"):
+            keys = by.split(",")
+            results = []
+            for key, value in audience_counts(person.name, "instagram", "age,gender").items():
+                gender, age = key.split(".")
+                found = {"age": age, "gender": gender}
+                results.append({"dimension_values": [found[k] for k in keys], "value": value})
+        else:
+            keys = [by]
+            counts: dict[str, int] = {}
+            if by in ("country", "city"):
+                counts = audience_counts(person.name, "instagram", by)
+            else:  # one of age or gender alone: added up from the pairs
+                for key, value in audience_counts(person.name, "instagram", "age,gender").items():
+                    gender, age = key.split(".")
+                    part = age if by == "age" else gender
+                    counts[part] = counts.get(part, 0) + value
+            results = [{"dimension_values": [key], "value": value} for key, value in counts.items()]
+        return self._insight(
+            person.ig_user_id,
+            name,
+            "lifetime",
+            total_value={"breakdowns": [{"dimension_keys": keys, "results": results}]},
+        )
+
+    def _post_insights(self, item: Item, metrics: list[str]) -> Response:
+        for name in metrics:
+            if name in self.removed_metrics or name not in POST_METRICS:
+                return self.error(400, INVALID_INSIGHTS_METRIC, 100)
+        data = [
+            self._insight(item.id, name, "lifetime", values=[{"value": post_value(item.id, name)}]) for name in metrics
+        ]
+        return json_response({"data": data})
+
+    def _media_insights(self, item: Item, metrics: list[str]) -> Response:
+        story = item.params.get("kind") == "story"
+        valid = STORY_METRICS if story else MEDIA_METRICS
+        for name in metrics:
+            if name in self.removed_metrics or name not in valid:
+                return self.error(
+                    400, f"(#100) metric[0] must be one of the following values: {', '.join(sorted(valid))}", 100
+                )
+        if item.params.get("few_viewers"):
+            return self.error(400, NOT_ENOUGH_VIEWERS, 10)
+        counts = self._media_counts(item)
+        data = []
+        for name in metrics:
+            if name in counts:
+                value = counts[name]
+            elif name == "total_interactions" and story:
+                value = post_value(item.id, "shares") + post_value(item.id, "replies")
+            elif name == "total_interactions":
+                value = (
+                    counts["likes"] + counts["comments"] + post_value(item.id, "shares") + post_value(item.id, "saved")
+                )
+            else:
+                value = post_value(item.id, name)
+            data.append(self._insight(item.id, name, "lifetime", values=[{"value": value}]))
+        return json_response({"data": data})
+
+    def _media_counts(self, item: Item) -> dict[str, int]:
+        if item.params.get("kind") == "story":
+            return {}
+        return {"likes": post_value(item.id, "likes"), "comments": len(self._comments_of(item))}
+
+    def _comments_of(self, item: Item) -> list[tuple[str, float]]:
+        """(id, created_at) of an item's comments: those written through the API, and a few made up from its id,
+        a while after the post (only those already in the past)."""
+        now = time.time()
+        found = []
+        for comment_id in item.params.get("comments", []):
+            comment = self.items.get(comment_id)
+            if comment is not None and not comment.deleted:
+                found.append((comment.id, comment.created_at))
+        for k in range(number(item.id, "comment_count", high=4)):
+            at = item.created_at + (k + 1) * 1800 * number(item.id, "comment_gap", k, low=1, high=5)
+            if at <= now:
+                found.append((f"{item.id}_{k + 1:03d}9" if item.network == "facebook" else f"{item.id}{k + 1:02d}", at))
+        found.sort(key=lambda pair: pair[1])
+        return found
+
+    def _paged(self, request: Request, rows: list[dict[str, Any]], params: dict[str, Any]) -> Response:
+        """One page of an edge, with Meta's cursors and a `next` address while more remain."""
+        try:
+            limit = max(1, min(100, int(params.get("limit") or 25)))
+        except ValueError:
+            limit = 25
+        try:
+            offset = max(0, int(str(params.get("after") or "0")))
+        except ValueError:
+            offset = 0
+        page = rows[offset : offset + limit]
+        paging: dict[str, Any] = {"cursors": {"before": str(offset), "after": str(offset + len(page))}}
+        if offset + limit < len(rows):
+            query = [(k, v) for k, v in request.query_pairs() if k not in ("after", "access_token")]
+            query.append(("after", str(offset + limit)))
+            paging["next"] = f"{self.simulator.public_url}{request.path}?{urlencode(query)}"
+        return json_response({"data": page, "paging": paging})
+
+    def read_comments(self, request: Request) -> Response:
+        guarded = self._guard(request)
+        if isinstance(guarded, Response):
+            return guarded
+        person, params, _ = guarded
+        node = request.path_params["node"]
+        item = self.items.get(node)
+        if item is None or item.deleted or item.owner != person.name or item.kind not in ("post", "media"):
+            return self.error(400, UNSUPPORTED.format(method="get", id=node), 100, 33)
+        fields = requested_fields(params.get("fields"), ("id", "message", "created_time"))
+        since = _moment(params.get("since"))
+        rows = []
+        for comment_id, at in self._comments_of(item):
+            if since is not None and at < since:
+                continue
+            text = self.items[comment_id].text if comment_id in self.items else "Merci !"
+            data = {
+                "id": comment_id,
+                "created_time": graph_time(at),
+                "timestamp": graph_time(at),
+                "message": text,
+                "text": text,
+            }
+            rows.append(pick(data, fields))
+        if params.get("order") == "reverse_chronological" or item.network == "instagram":
+            rows.reverse()  # Instagram lists the newest first
+        return self._paged(request, rows, params)
+
+    def _post_json(self, item: Item) -> dict[str, Any]:
+        """A Page post with the fields the statistics read: type, attachments, reaction/comment/share counts."""
+        kind = item.params.get("post_kind") or self._fb_kind(item)
+        attachment = {
+            "photo": {"media_type": "photo", "type": "photo"},
+            "album": {"media_type": "album", "type": "album"},
+            "video": {"media_type": "video", "type": "video_inline"},
+            "reel": {"media_type": "video", "type": "video_inline"},
+            "link": {"media_type": "link", "type": "share"},
+        }.get(kind)
+        shares = post_value(item.id, "share_count")
+        return {
+            "id": item.id,
+            "message": item.text or None,
+            "created_time": graph_time(item.created_at),
+            "permalink_url": item.url,
+            "status_type": {
+                "photo": "added_photos",
+                "album": "added_photos",
+                "video": "added_video",
+                "reel": "added_video",
+                "link": "shared_story",
+            }.get(kind, "mobile_status_update"),
+            "attachments": {"data": [attachment]} if attachment else None,
+            "reactions": {
+                "data": [],
+                "summary": {"total_count": post_value(item.id, "reactions"), "viewer_reaction": "NONE"},
+            },
+            "comments": {
+                "data": [],
+                "summary": {"order": "ranked", "total_count": len(self._comments_of(item)), "can_comment": True},
+            },
+            "shares": {"count": shares} if shares else None,  # Meta leaves `shares` out when there are none
+        }
+
+    def _fb_kind(self, item: Item) -> str:
+        children = [self.items[child] for child in item.children if child in self.items]
+        if any(child.kind == "video" for child in children):
+            return "video"
+        if len(children) > 1:
+            return "album"
+        if children:
+            return "photo"
+        return "link" if item.params.get("link") else "text"
+
+    def read_posts(self, request: Request) -> Response:
+        guarded = self._guard(request, "page_id")
+        if isinstance(guarded, Response):
+            return guarded
+        person, params, _ = guarded
+        now = time.time()
+        since, until = _moment(params.get("since")), _moment(params.get("until"))
+        raw_fields = requested_fields(params.get("fields"), ("id", "message", "created_time"))
+        fields = [base_field(name) for name in raw_fields]
+        rows = []
+        for item in sorted(self.items.values(), key=lambda found: found.created_at, reverse=True):
+            if item.kind != "post" or item.owner != person.name or item.deleted:
+                continue
+            if (
+                item.scheduled_at is not None
+                and item.scheduled_at > now
+                or (not item.published and item.scheduled_at is None)
+            ):
+                continue
+            if (since is not None and item.created_at < since) or (until is not None and item.created_at > until):
+                continue
+            rows.append(pick(self._post_json(item), fields))
+        return self._paged(request, rows, params)
+
+    def read_stories(self, request: Request) -> Response:
+        guarded = self._guard(request, "ig_user_id")
+        if isinstance(guarded, Response):
+            return guarded
+        person, params, _ = guarded
+        fields = requested_fields(params.get("fields"), ("id",))
+        now = time.time()
+        rows = [
+            pick(self._media_json(item), fields)
+            for item in sorted(self.items.values(), key=lambda found: found.created_at, reverse=True)
+            if item.kind == "media"
+            and item.owner == person.name
+            and item.params.get("kind") == "story"
+            and item.created_at > now - 86400
+        ]
+        return self._paged(request, rows, params)
 
     # Any node --------------------------------------------------------------------------------------------------
 
@@ -881,6 +1545,17 @@ class GraphNetwork(Network):
                 "username": person.name,
                 "name": person.name.title(),
                 "account_type": "BUSINESS",
+                "followers_count": followers_of(person.name, "instagram"),
+                "media_count": sum(1 for i in self.items.values() if i.kind == "media" and i.owner == person.name),
+            }
+            return json_response(pick(data, requested_fields(params.get("fields"), ("id", "name"))))
+        if node == person.page_id:
+            followers = followers_of(person.name, "facebook")
+            data = {
+                "id": person.page_id,
+                "name": f"{person.name.title()} Page",
+                "followers_count": followers,
+                "fan_count": followers - followers // 20,
             }
             return json_response(pick(data, requested_fields(params.get("fields"), ("id", "name"))))
         item = self.items.get(node)
@@ -903,7 +1578,10 @@ class GraphNetwork(Network):
             "created_time": graph_time(item.created_at),
             "permalink_url": item.url,
         }
-        return json_response(pick(data, requested_fields(params.get("fields"), ("id", "message", "created_time"))))
+        if item.kind == "post":
+            data = self._post_json(item)  # with its type and counts (reactions.summary(true), …)
+        fields = requested_fields(params.get("fields"), ("id", "message", "created_time"))
+        return json_response(pick(data, [base_field(name) for name in fields]))
 
     def _debug_token(self, request: Request) -> Response:
         params, _ = self._params(request)

@@ -10,6 +10,12 @@ Fidelity notes (what a real instance does that the connector must cope with):
   answers 202 with `url: null`, and GET /api/v1/media/:id answers 206 until `media_processing_s` has passed. A
   status naming an unfinished media is refused with Mastodon's 422. Unknown media ids are still accepted (tests
   attach made-up ids), media of another account or already attached are refused.
+- Interactions (for the statistics reader): favourites, boosts (a reblog status in the booster's timeline, left
+  out with `exclude_reblogs`), replies and follows by other accounts count in `favourites_count`, `reblogs_count`,
+  `replies_count` and `followers_count`, and notify the account as Mastodon does (favourite, reblog, mention for a
+  reply, follow; small increasing ids, `created_at`; GET /api/v1/notifications filters with types[] and
+  exclude_types[] and pages with max_id/since_id/min_id and a Link header). Self-favourites notify no one.
+  Accounts can be looked up by name (GET /api/v1/accounts/lookup). Quote posts (Mastodon 4.5) are not simulated.
 - OAuth: apps registered with POST /api/v1/apps; GET /oauth/authorize approves at once (as `login_as`, or refuses
   with `deny=1`) and redirects with a code; POST /oauth/token checks the client, the redirect URI and the PKCE
   verifier and answers `tok-<username>`. Validation messages of media and polls follow Mastodon's English
@@ -44,6 +50,7 @@ VISIBILITIES = ("public", "unlisted", "private", "direct")
 MAX_MEDIA_ATTACHMENTS = 4
 CHARACTERS_RESERVED_PER_URL = 23
 DEFAULT_LIMIT, MAX_LIMIT = 20, 40
+NOTIFICATIONS_DEFAULT_LIMIT, NOTIFICATIONS_MAX_LIMIT = 40, 80
 SUPPORTED_MIME_TYPES = (
     "image/jpeg",
     "image/png",
@@ -347,6 +354,9 @@ class Account:
     statuses: list[Status] = field(default_factory=list)  # live ones, oldest first
     status_ids: list[int] = field(default_factory=list)  # their ids, for bisecting
     last_status_at: float | None = None
+    followers: set[str] = field(default_factory=set)  # account ids
+    following: set[str] = field(default_factory=set)
+    notifications: list[Notification] = field(default_factory=list)  # oldest first
 
     def as_json(self, base_url: str) -> dict[str, Any]:
         return {
@@ -366,8 +376,8 @@ class Account:
             "avatar_static": f"{base_url}/avatars/original/missing.png",
             "header": f"{base_url}/headers/original/missing.png",
             "header_static": f"{base_url}/headers/original/missing.png",
-            "followers_count": 0,
-            "following_count": 0,
+            "followers_count": len(self.followers),
+            "following_count": len(self.following),
             "statuses_count": len(self.statuses),
             "last_status_at": time.strftime("%Y-%m-%d", time.gmtime(self.last_status_at))
             if self.last_status_at
@@ -396,6 +406,10 @@ class Status:
     record: PostRecord | None = None
     deleted: bool = False
     media_json: list[dict[str, Any]] | None = None  # uploaded media as answered; None: made-up ids
+    reblog_of: Status | None = None  # a boost: this status only points at another one
+    favourited_by: set[str] = field(default_factory=set)  # account ids
+    reblogged_by: dict[str, Status] = field(default_factory=dict)  # account id → its reblog status
+    replies: list[Status] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -414,9 +428,9 @@ class Status:
             "language": self.language,
             "uri": f"{base}/users/{self.account.username}/statuses/{self.id}",
             "url": self.url,
-            "replies_count": 0,
-            "reblogs_count": 0,
-            "favourites_count": 0,
+            "replies_count": sum(1 for reply in self.replies if not reply.deleted),
+            "reblogs_count": sum(1 for boost in self.reblogged_by.values() if not boost.deleted),
+            "favourites_count": len(self.favourited_by),
             "edited_at": None,
             "favourited": False,
             "reblogged": False,
@@ -451,6 +465,16 @@ class Status:
             "card": None,
             "poll": self._poll_json(),
         }
+        if self.reblog_of is not None:  # a boost carries the boosted status and nothing of its own
+            data.update(
+                uri=f"{data['uri']}/activity",
+                url=None,
+                content="",
+                media_attachments=[],
+                tags=[],
+                poll=None,
+                reblog=self.reblog_of.as_json(),
+            )
         if with_source:  # DELETE answers the source, for "delete and redraft"
             data["text"] = self.text
         return data
@@ -478,6 +502,25 @@ class Status:
         }
 
 
+@dataclass(slots=True)
+class Notification:
+    id: int
+    type: str  # favourite, reblog, mention, follow
+    created_at: float
+    account: Account  # who did it
+    status: Status | None
+
+    def as_json(self, base_url: str) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "created_at": iso_time(self.created_at),
+            "group_key": f"ungrouped-{self.id}",
+            "account": self.account.as_json(base_url),
+            **({"status": self.status.as_json()} if self.status is not None else {}),
+        }
+
+
 class MastodonNetwork(Network):
     name = "mastodon"
 
@@ -497,6 +540,7 @@ class MastodonNetwork(Network):
         self.media: dict[str, Media] = {}
         self.apps: dict[str, App] = {}  # by client_id
         self.grants: dict[str, Grant] = {}  # authorisation codes not yet exchanged
+        self.last_notification_id = 0
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -511,8 +555,13 @@ class MastodonNetwork(Network):
             ("POST", "/api/v1/statuses", self.post_status),
             ("GET", "/api/v1/statuses/:id", self.get_status),
             ("DELETE", "/api/v1/statuses/:id", self.delete_status),
+            ("POST", "/api/v1/statuses/:id/favourite", self.favourite),
+            ("POST", "/api/v1/statuses/:id/reblog", self.reblog),
             ("GET", "/api/v1/accounts/verify_credentials", self.verify_credentials),
+            ("GET", "/api/v1/accounts/lookup", self.lookup_account),
             ("GET", "/api/v1/accounts/:id/statuses", self.account_statuses),
+            ("POST", "/api/v1/accounts/:id/follow", self.follow),
+            ("GET", "/api/v1/notifications", self.notifications),
             ("GET", "/api/v1/accounts/:id", self.get_account),
             ("GET", "/api/v2/instance", self.instance_v2),
             ("GET", "/api/v1/instance", self.instance_v1),
@@ -713,6 +762,10 @@ class MastodonNetwork(Network):
         account.statuses.append(status)
         account.status_ids.append(status_id)
         account.last_status_at = created_at
+        if in_reply_to is not None:
+            in_reply_to.replies.append(status)
+            if in_reply_to.account is not account:  # a reply mentions the author it answers
+                self._notify(in_reply_to.account, "mention", account, status, created_at)
         if key:
             self.idempotency[(account.id, key)] = (status_id, now + knobs.idempotency_ttl_s)
         # Stored. Now, maybe, the answer never makes it back in time.
@@ -1058,6 +1111,7 @@ class MastodonNetwork(Network):
         if min_id is not None:
             low = max(low, bisect.bisect_right(ids, min_id))
         exclude_replies = _boolean(request.query("exclude_replies"))
+        exclude_reblogs = _boolean(request.query("exclude_reblogs"))
         only_media = _boolean(request.query("only_media"))
         owner = viewer is account
 
@@ -1065,6 +1119,8 @@ class MastodonNetwork(Network):
             if not owner and status.visibility not in ("public", "unlisted"):
                 return False
             if exclude_replies and status.in_reply_to is not None:
+                return False
+            if exclude_reblogs and status.reblog_of is not None:
                 return False
             return not (only_media and not status.media_ids)
 
@@ -1093,6 +1149,155 @@ class MastodonNetwork(Network):
                 ),
             ]
         return json_response([status.as_json() for status in found], 200, headers)
+
+    # Interactions and notifications ------------------------------------------------------------------------
+
+    def _notify(self, account: Account, kind: str, actor: Account, status: Status | None, when: float) -> None:
+        self.last_notification_id += 1
+        account.notifications.append(Notification(self.last_notification_id, kind, when, actor, status))
+
+    def favourite(self, request: Request) -> Response:
+        viewer, early, headers = self._guard(request, auth_required=True)
+        if early is not None:
+            return early
+        assert viewer is not None
+        status = self._find_status(request, viewer)
+        if status is None:
+            return error_response(404, "Record not found", headers)
+        status = status.reblog_of or status  # favouriting a boost favourites the boosted status
+        if viewer.id not in status.favourited_by:
+            status.favourited_by.add(viewer.id)
+            if status.account is not viewer:
+                self._notify(status.account, "favourite", viewer, status, time.time())
+        data = status.as_json()
+        data["favourited"] = True
+        return json_response(data, 200, headers)
+
+    def reblog(self, request: Request) -> Response:
+        viewer, early, headers = self._guard(request, auth_required=True)
+        if early is not None:
+            return early
+        assert viewer is not None
+        status = self._find_status(request, viewer)
+        if status is None:
+            return error_response(404, "Record not found", headers)
+        status = status.reblog_of or status
+        if status.visibility not in ("public", "unlisted"):
+            return error_response(403, "This action is not allowed", headers)
+        boost = status.reblogged_by.get(viewer.id)
+        if boost is None or boost.deleted:  # boosting twice answers the same boost
+            now = time.time()
+            boost_id = self._next_id(now)
+            boost = Status(
+                id=boost_id,
+                account=viewer,
+                text="",
+                spoiler_text="",
+                visibility="public",
+                sensitive=False,
+                language=None,
+                media_ids=[],
+                in_reply_to=None,
+                poll=None,
+                created_at=(boost_id >> 16) / 1000,
+                content="",
+                tags=[],
+                base_url=self.simulator.public_url,
+                reblog_of=status,
+            )
+            self.statuses[boost_id] = boost
+            viewer.statuses.append(boost)
+            viewer.status_ids.append(boost_id)
+            status.reblogged_by[viewer.id] = boost
+            if status.account is not viewer:
+                self._notify(status.account, "reblog", viewer, status, boost.created_at)
+        data = boost.as_json()
+        data["reblog"]["reblogged"] = True
+        return json_response(data, 200, headers)
+
+    def follow(self, request: Request) -> Response:
+        viewer, early, headers = self._guard(request, auth_required=True)
+        if early is not None:
+            return early
+        assert viewer is not None
+        target = self.accounts.get(request.path_params["id"])
+        if target is None:
+            return error_response(404, "Record not found", headers)
+        if target is viewer:
+            return error_response(403, "This action is not allowed", headers)
+        if viewer.id not in target.followers:
+            target.followers.add(viewer.id)
+            viewer.following.add(target.id)
+            self._notify(target, "follow", viewer, None, time.time())
+        relationship = {
+            "id": target.id,
+            "following": True,
+            "showing_reblogs": True,
+            "notifying": False,
+            "languages": None,
+            "followed_by": target.id in viewer.followers,
+            "blocking": False,
+            "blocked_by": False,
+            "muting": False,
+            "muting_notifications": False,
+            "requested": False,
+            "requested_by": False,
+            "domain_blocking": False,
+            "endorsed": False,
+            "note": "",
+        }
+        return json_response(relationship, 200, headers)
+
+    def lookup_account(self, request: Request) -> Response:
+        _, early, headers = self._guard(request, auth_required=False)
+        if early is not None:
+            return early
+        acct = (request.query("acct") or "").lstrip("@")
+        name, _at, domain = acct.partition("@")
+        local = self.simulator.public_url.split("://", 1)[-1]
+        account = self.accounts_by_name.get(name) if not domain or domain == local else None
+        if account is None:
+            return error_response(404, "Record not found", headers)
+        return json_response(account.as_json(self.simulator.public_url), 200, headers)
+
+    def notifications(self, request: Request) -> Response:
+        account, early, headers = self._guard(request, auth_required=True)
+        if early is not None:
+            return early
+        assert account is not None
+        types = {value for key, value in request.query_pairs() if key in ("types[]", "types")}
+        excluded = {value for key, value in request.query_pairs() if key in ("exclude_types[]", "exclude_types")}
+        try:
+            limit = int(request.query("limit") or NOTIFICATIONS_DEFAULT_LIMIT)
+        except ValueError:
+            limit = NOTIFICATIONS_DEFAULT_LIMIT
+        limit = max(1, min(NOTIFICATIONS_MAX_LIMIT, abs(limit)))
+        max_id, since_id, min_id = (_int(request.query(name)) for name in ("max_id", "since_id", "min_id"))
+
+        def wanted(notification: Notification) -> bool:
+            if types and notification.type not in types:
+                return False
+            if notification.type in excluded:
+                return False
+            if notification.status is not None and notification.status.deleted:
+                return False  # Mastodon removes the notifications of a deleted status
+            if max_id is not None and notification.id >= max_id:
+                return False
+            if since_id is not None and notification.id <= since_id:
+                return False
+            return min_id is None or notification.id > min_id
+
+        candidates = [notification for notification in account.notifications if wanted(notification)]
+        # Newest first; with min_id, the page just after min_id (still answered newest first).
+        found = candidates[:limit][::-1] if min_id is not None else candidates[::-1][:limit]
+        if found:
+            kept = [(key, value) for key, value in request.query_pairs() if key not in ("max_id", "min_id", "since_id")]
+            path = f"{self.simulator.public_url}/api/v1/notifications"
+            older = urlencode([("max_id", str(found[-1].id)), *kept])
+            newer = urlencode([("min_id", str(found[0].id)), *kept])
+            headers = [*headers, ("Link", f'<{path}?{older}>; rel="next", <{path}?{newer}>; rel="prev"')]
+        base = self.simulator.public_url
+        return json_response([notification.as_json(base) for notification in found], 200, headers)
 
     # Instance ----------------------------------------------------------------------------------------------
 

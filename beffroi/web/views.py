@@ -23,10 +23,6 @@ COMING = {
         "The inbox will gather comments, mentions and messages from every page, with moderation rules, "
         "saved replies and escalation to a named contact."
     ),
-    "insights": gettext_lazy(
-        "Statistics will show reach, interactions and new followers and how they change, your audience by age, "
-        "gender, city and language, and when your audience is online — in your time zone."
-    ),
     "campaigns": gettext_lazy(
         "Campaigns will group the posts of one operation across pages and networks, with their results."
     ),
@@ -46,7 +42,6 @@ def _section(name: str):
 
 
 inbox = _section("inbox")
-insights = _section("insights")
 campaigns = _section("campaigns")
 
 

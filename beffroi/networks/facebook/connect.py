@@ -31,6 +31,7 @@ SCOPES = (
     "pages_read_engagement",
     "pages_manage_posts",
     "pages_manage_engagement",  # first comments, comment moderation
+    "read_insights",  # Page and post statistics
     "business_management",  # Pages held in a business portfolio
 )
 

@@ -37,11 +37,13 @@ INSTAGRAM_SCOPES = (
     "instagram_business_basic",
     "instagram_business_content_publish",
     "instagram_business_manage_comments",
+    "instagram_business_manage_insights",  # statistics
 )
 FACEBOOK_SCOPES = (
     "instagram_basic",
     "instagram_content_publish",
     "instagram_manage_comments",
+    "instagram_manage_insights",  # statistics
     "pages_show_list",
     "pages_read_engagement",
     "business_management",

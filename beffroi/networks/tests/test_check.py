@@ -126,6 +126,7 @@ def test_instagram_refuses_png_and_out_of_range_aspect_ratios(tmp_path):
     result = check("instagram", "Légende", media=[wide, png])
     assert [e.code for e in result.errors] == ["media_aspect", "media_type"]
     assert "2.00" in result.errors[0].message and "1.91" in result.errors[0].message
+    assert "Suggested crop, centred: 1337 × 700 pixels." in result.errors[0].message
 
 
 def test_too_many_or_mixed_media_and_missing_alt_text(tmp_path):
@@ -148,6 +149,7 @@ def test_video_duration_size_and_the_square_video_advice(tmp_path):
     landscape = MediaInput(inspect_file(media_files.mp4(tmp_path / "l.mp4", width=1920, height=1080)))
     result = check("facebook", "Vidéo", media=[landscape])
     assert result.ok and [w.code for w in result.warnings] == ["video_not_square"]
+    assert "1080 × 1080 pixels" in result.warnings[0].message  # the crop suggested
     square = MediaInput(inspect_file(media_files.mp4(tmp_path / "s.mp4")))
     assert check("facebook", "Vidéo", media=[square]).warnings == []
     big = MediaInput(inspect_file(media_files.image(tmp_path / "big.png", (3000, 3000), "PNG")), alt_text="x")

@@ -17,17 +17,33 @@ from beffroi.organisations.models import Invitation
 from beffroi.organisations.roles import Role
 from beffroi.urls import organisation_patterns
 
-VERBS = {"settings_channel_toggle": ["enable", "disable"], "settings_invitation_action": ["resend", "revoke"]}
+VERBS = {
+    "settings_channel_toggle": ["enable", "disable"],
+    "settings_invitation_action": ["resend", "revoke"],
+    "settings_group_approval_step": ["up", "down", "remove"],
+    "post_decision": ["approve", "reject"],
+}
 
 
 def _ids(tenant: Tenant) -> dict[str, int]:
-    from beffroi.publishing.models import CalendarFeed, Post, Publication
+    from beffroi.organisations.models import ApprovalStep
+    from beffroi.publishing.models import CalendarFeed, HashtagSet, Post, Publication
 
     invitation = Invitation.objects.create(organisation=tenant.organisation, email="new@example.org")
     post = Post.objects.create(organisation=tenant.organisation, text="secret plans")
     publication = Publication.objects.create(post=post, channel=tenant.channel, state="scheduled")
     feed = CalendarFeed.objects.create(membership=tenant.organisation.memberships.get(user=tenant.member(Role.ADMIN)))
+    step = ApprovalStep.objects.create(group=tenant.local, position=1, approver_role=Role.VALIDATOR)
+    hashtags = HashtagSet.objects.create(organisation=tenant.organisation, name="Secret", tags="#secret")
+    from beffroi.insights.models import ReportSubscription, WatchedAccount
+
+    watched = WatchedAccount.objects.create(organisation=tenant.organisation, network="bluesky", handle="secret")
+    subscription = ReportSubscription.objects.create(organisation=tenant.organisation, user=tenant.member(Role.ADMIN))
     return {
+        "account_id": watched.pk,
+        "subscription_id": subscription.pk,
+        "set_id": hashtags.pk,
+        "step_id": step.pk,
         "post_id": post.pk,
         "feed_id": feed.pk,
         "publication_id": publication.pk,
@@ -54,12 +70,22 @@ def _fill(route: str, slug: str, ids: dict[str, int], verb: str | None) -> str:
     return re.sub(r"<(?:(\w+):)?(\w+)>", replace, route)
 
 
+def flattened(patterns, prefix: str = "") -> list[tuple[str, URLPattern]]:
+    """Every route under /o/<slug>/, included ones too (e.g. the statistics' urls.py), with its full path."""
+    found = []
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern):
+            found.append((prefix + str(pattern.pattern), pattern))
+        else:
+            found.extend(flattened(pattern.url_patterns, prefix + str(pattern.pattern)))
+    return found
+
+
 def organisation_urls(slug: str, ids: dict[str, int]) -> list[str]:
     urls = []
-    for pattern in organisation_patterns:
-        assert isinstance(pattern, URLPattern)
+    for route, pattern in flattened(organisation_patterns):
         for verb in VERBS.get(pattern.name, [None]):
-            urls.append("/o/" + _fill(str(pattern.pattern), slug, ids, verb))
+            urls.append("/o/" + _fill(route, slug, ids, verb))
     return urls
 
 
@@ -170,6 +196,10 @@ def test_all_url_patterns_are_known():
         # Per person: the organisation is read from the person's own session (channels/connecting.py).
         "connect/<str:network>/callback/",
         "profile/",
+        # Per person: their own notifications, from the organisations they still belong to.
+        "notifications/",
+        "notifications/read/",
+        "notifications/<int:notification_id>/",
         "language/",
         "accounts/",
         "api/v1/",

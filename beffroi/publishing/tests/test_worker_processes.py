@@ -45,7 +45,7 @@ def _worker_env() -> dict[str, str]:
 
 def _start_worker(*extra: str) -> subprocess.Popen:
     return subprocess.Popen(  # noqa: S603 — our own command line
-        [sys.executable, "-m", "beffroi.cli", "worker", "--poll", "0.1", *extra],
+        [sys.executable, "-m", "beffroi.cli", "worker", "--poll", "0.1", "--no-insights", *extra],
         env=_worker_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -49,7 +49,7 @@ def test_profile_saves_name_zone_and_language_and_refuses_unknown_zones(tenant_a
 def test_sections_not_built_yet_say_so(tenant_a, client_for):
     client = client_for(tenant_a.member(Role.ADMIN))
     client.cookies["beffroi_language"] = "en"
-    for section in ("inbox", "insights", "campaigns"):
+    for section in ("inbox", "campaigns"):
         page = client.get(f"/o/{tenant_a.organisation.slug}/{section}/").content.decode()
         assert "This section is not available yet." in page, section
 

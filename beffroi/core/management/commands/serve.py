@@ -11,10 +11,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from beffroi.core.background import TaskRunnerThread
+from beffroi.insights.worker import InsightsThread
 
 
 class Command(BaseCommand):
-    help = "Serve Beffroi in one process: web pages, API, static files and the publishing worker."
+    help = "Serve Beffroi in one process: web pages, API, static files, the publishing worker and statistics."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-worker",
             action="store_true",
-            help="neither publish nor run background tasks here (separate `beffroi worker` processes do)",
+            help="neither publish, collect statistics nor run background tasks here (`beffroi worker` processes do)",
         )
 
     def handle(self, *args, host: str, port: int, no_worker: bool, **options):
@@ -30,7 +31,8 @@ class Command(BaseCommand):
             call_command("collectstatic", interactive=False, verbosity=0)
         worker = None if no_worker else WorkerThread()
         tasks = None if no_worker else TaskRunnerThread()
-        for thread in (worker, tasks):
+        insights = None if no_worker else InsightsThread()
+        for thread in (worker, tasks, insights):
             if thread:
                 thread.start()
         self.stdout.write(self.style.SUCCESS(f"Beffroi: http://{host}:{port}/  (Ctrl+C to stop)"))
@@ -38,7 +40,7 @@ class Command(BaseCommand):
             config = uvicorn.Config("beffroi.asgi:application", host=host, port=port, log_config=None, lifespan="off")
             GracefulServer(config).run()
         finally:
-            for thread in (tasks, worker):
+            for thread in (insights, tasks, worker):
                 if thread:
                     thread.stop()
 

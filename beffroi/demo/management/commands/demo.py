@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from beffroi.demo.data import DEMO_PASSWORD, PEOPLE, load_demo
+from beffroi.insights.demo import load_demo_statistics
 from beffroi.organisations.models import Organisation
 
 
@@ -22,6 +23,12 @@ class Command(BaseCommand):
             return
         if not (first_run and Organisation.objects.filter(is_demo=True).exists()):
             load_demo()
+        # Two years of statistics for the demo channels (idempotent: a demo loaded before they existed is completed).
+        stored = load_demo_statistics()
+        if stored:
+            self.stdout.write(
+                f"Demo statistics: {stored.get('daily', 0)} daily values, {stored.get('posts', 0)} posts."
+            )
         self.stdout.write(self.style.SUCCESS("Demo ready — organisations marked “Démo”."))
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for person in PEOPLE:

@@ -46,6 +46,7 @@ def test_start_with_instagram_login():
         "instagram_business_basic",
         "instagram_business_content_publish",
         "instagram_business_manage_comments",
+        "instagram_business_manage_insights",
     ]
     assert kept == {"state": "st4te", "login": "instagram"}
 

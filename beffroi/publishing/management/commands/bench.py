@@ -4,6 +4,10 @@ publications into the network simulator. Prints one JSON line last.
 `beffroi bench calendar`: how fast the calendar's events endpoint answers for a month view over N publications
 (server time, through Django's test client: middleware, tenancy, one query, JSON). Prints one JSON line last.
 
+`beffroi bench insights`: the statistics computations (overview, audience, heatmap, best time) over years of
+stored data, and DuckDB on the same daily measures for comparison (beffroi/insights/bench.py). Prints one JSON
+line last.
+
 It never touches your data: it makes a throwaway database (a SQLite file in a temporary folder, or a
 temporary PostgreSQL database with --database postgres), migrates it, and runs itself there.
 """
@@ -26,13 +30,14 @@ from django.core.management.base import BaseCommand, CommandError
 class Command(BaseCommand):
     help = (
         "Benchmarks publishing: `beffroi bench publish [--posts N --channels N --latency-ms MS …]`; "
-        "the calendar: `beffroi bench calendar [--publications N --requests N]`."
+        "the calendar: `beffroi bench calendar [--publications N --requests N]`; "
+        "statistics: `beffroi bench insights [--channels N --days N --snapshots N --events N --requests N]`."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("what", choices=["publish", "calendar"])
+        parser.add_argument("what", choices=["publish", "calendar", "insights"])
         parser.add_argument("--posts", type=int, default=10_000)
-        parser.add_argument("--channels", type=int, default=2_000)
+        parser.add_argument("--channels", type=int, default=None, help="publish: 2,000; insights: 100")
         parser.add_argument("--latency-ms", type=float, default=100.0)
         parser.add_argument("--concurrency", type=int, default=400, help="publishes in flight per worker")
         parser.add_argument("--workers", type=int, default=1, help="1 = in this process; more = worker processes")
@@ -41,13 +46,26 @@ class Command(BaseCommand):
         parser.add_argument("--steady", action="store_true", help="1 publication per second instead of a burst")
         parser.add_argument("--duration", type=int, default=600, help="seconds of steady load (--steady)")
         parser.add_argument("--publications", type=int, default=5_000, help="calendar: publications in the month")
-        parser.add_argument("--requests", type=int, default=50, help="calendar: timed requests")
+        parser.add_argument("--requests", type=int, default=None, help="timed requests (calendar 50, insights 30)")
+        parser.add_argument("--days", type=int, default=3 * 365, help="insights: days of daily measures")
+        parser.add_argument("--snapshots", type=int, default=500_000, help="insights: post readings")
+        parser.add_argument("--events", type=int, default=300_000, help="insights: dated interactions")
+        parser.add_argument("--online-days", type=int, default=90, help="insights: days of Instagram online hours")
+        parser.add_argument("--seed", type=int, default=42, help="insights: seed of the generated data")
+        parser.add_argument("--profile", default=None, help="insights: a computation to profile (or 'all')")
         parser.add_argument("--inner", action="store_true", help="(internal: run inside the throwaway database)")
 
     def handle(self, *args, **options):
+        what = options["what"]
+        if options["channels"] is None:
+            options["channels"] = 100 if what == "insights" else 2_000
+        if options["requests"] is None:
+            options["requests"] = 30 if what == "insights" else 50
         if options["inner"]:
-            if options["what"] == "calendar":
+            if what == "calendar":
                 return self._measure_calendar(options)
+            if what == "insights":
+                return self._measure_insights(options)
             return self._measure(options)
         return self._outer(options)
 
@@ -179,6 +197,21 @@ class Command(BaseCommand):
             "max_ms": round(max(durations), 3),
             "events": events,
         }
+        self.stdout.write(json.dumps(result))
+
+    def _measure_insights(self, options) -> None:
+        from beffroi.insights.bench import Sizes, run
+
+        sizes = Sizes(
+            channels=options["channels"],
+            days=options["days"],
+            snapshots=options["snapshots"],
+            events=options["events"],
+            online_days=options["online_days"],
+            requests=options["requests"],
+            seed=options["seed"],
+        )
+        result = run(sizes, log=self.stderr.write, profile=options["profile"])
         self.stdout.write(json.dumps(result))
 
 
@@ -349,6 +382,7 @@ def _run_workers(options, posts: int, timeout_s: float) -> float:
                 "0.1",
                 "--no-rate-limits",
                 "--no-tasks",
+                "--no-insights",
             ],
         )
         for _ in range(options["workers"])

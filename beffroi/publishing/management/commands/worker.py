@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from beffroi.core.background import TaskRunnerThread
+from beffroi.insights.worker import InsightsThread
 from beffroi.publishing.worker.dispatcher import Dispatcher, run_forever
 
 
@@ -14,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--lease", type=float, default=90.0, help="seconds a claim holds without heartbeat")
         parser.add_argument("--poll", type=float, default=0.25, help="seconds between looks for due posts")
         parser.add_argument("--no-tasks", action="store_true", help="do not also run background tasks")
+        parser.add_argument("--no-insights", action="store_true", help="do not also collect statistics")
         parser.add_argument(
             "--no-rate-limits",
             action="store_true",
@@ -21,16 +23,27 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, concurrency: int, lease: float, poll: float, no_tasks: bool, no_rate_limits: bool, **options
+        self,
+        *args,
+        concurrency: int,
+        lease: float,
+        poll: float,
+        no_tasks: bool,
+        no_insights: bool,
+        no_rate_limits: bool,
+        **options,
     ):
         limits = {"channel_rate": None, "network_budgets": False} if no_rate_limits else {}
         dispatcher = Dispatcher(concurrency=concurrency, lease_s=lease, poll_s=poll, **limits)
         tasks = None if no_tasks else TaskRunnerThread()
-        if tasks:
-            tasks.start()
+        insights = None if no_insights else InsightsThread()
+        for thread in (tasks, insights):
+            if thread:
+                thread.start()
         self.stdout.write(f"Publishing worker {dispatcher.worker_id} started (Ctrl+C to stop).")
         try:
             run_forever(dispatcher)
         finally:
-            if tasks:
-                tasks.stop()
+            for thread in (insights, tasks):
+                if thread:
+                    thread.stop()
