@@ -118,7 +118,7 @@ def engagement_grid(moments: Iterable[datetime], viewer_zone: str) -> Heatmap:
         counts[local.weekday()][local.hour] += 1
         total += 1
     grid = [[(counts[d][h] / total * 100) if total else None for h in range(HOURS)] for d in range(DAYS)]
-    return Heatmap(viewer_zone, "engagements", grid, total, _("% of interactions"))
+    return Heatmap(viewer_zone, "engagements", grid, total, _("share of interactions (%)"))
 
 
 def heatmap_for(channel_ids: list[int], viewer_zone: str, since: date, until: date) -> Heatmap:

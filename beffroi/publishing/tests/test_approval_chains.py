@@ -232,7 +232,7 @@ def test_the_steps_approver_finds_and_approves_the_post_in_the_pages(tenant_a, c
     slug = tenant_a.organisation.slug
     client = client_for(chain.a.user)
     awaiting = client.get(f"/o/{slug}/publications/?tab=awaiting").content.decode()
-    assert f"/o/{slug}/posts/{submitted.pk}/approve/" in awaiting and "Step 1 of 2" in awaiting
+    assert f"/o/{slug}/posts/{submitted.pk}/approve/" in awaiting and "Étape 1 sur 2" in awaiting
     page = f"/o/{slug}/posts/{submitted.pk}/"
     response = client.post(f"{page}approve/", {"next": page})
     assert response.status_code == 302 and response.url == page

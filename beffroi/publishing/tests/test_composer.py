@@ -103,29 +103,26 @@ def test_a_link_must_be_a_web_address(tenant_a, client_for, pages):
 def test_the_live_check_gives_the_best_times_from_each_pages_statistics(tenant_a, client_for, pages):
     from zoneinfo import ZoneInfo
 
-    from django.utils import translation
-
     from beffroi.insights.models import ChannelPost
 
     mastodon, feed = pages
-    client = client_for(tenant_a.member(Role.EDITOR))
-    with translation.override("en"):
-        before = client.post(_url(tenant_a, "check/"), {"text": "Bonjour", "channels": [mastodon.pk]}).content
-        assert b"training decks' guidance" in before
-        for week in range(4):
-            ChannelPost.objects.create(
-                channel=mastodon,
-                remote_id=f"s{week}",
-                post_type="text",
-                published_at=timezone.now()
-                .astimezone(ZoneInfo("Europe/Paris"))
-                .replace(hour=18, minute=0, second=0, microsecond=0)
-                - timedelta(weeks=week + 1),
-                interactions=40,
-            )
-        page = client.post(_url(tenant_a, "check/"), {"text": "Bonjour", "channels": [mastodon.pk]}).content.decode()
+    client = client_for(tenant_a.member(Role.EDITOR))  # French, the default: the hint is translated
+    before = client.post(_url(tenant_a, "check/"), {"text": "Bonjour", "channels": [mastodon.pk]}).content.decode()
+    assert "Conseil des supports de formation" in before
+    for week in range(4):
+        ChannelPost.objects.create(
+            channel=mastodon,
+            remote_id=f"s{week}",
+            post_type="text",
+            published_at=timezone.now()
+            .astimezone(ZoneInfo("Europe/Paris"))
+            .replace(hour=18, minute=0, second=0, microsecond=0)
+            - timedelta(weeks=week + 1),
+            interactions=40,
+        )
+    page = client.post(_url(tenant_a, "check/"), {"text": "Bonjour", "channels": [mastodon.pk]}).content.decode()
     assert f'data-channel="{mastodon.pk}"' in page and "18:00" in page and "(Europe/Paris)" in page
-    assert "4 posts of this channel" in page and "confidence low" in page
+    assert "4 publications de cette page" in page and "confiance faible" in page
 
 
 def test_previews_mark_links_hashtags_and_mentions_and_escape_the_rest(tenant_a, client_for, pages):
