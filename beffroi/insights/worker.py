@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from beffroi.insights.sync import new_owner, sync_due
+from beffroi.networks.registry import insights_readers
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,9 @@ class InsightsThread(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        # Loading the readers imports each network's client (atproto alone takes a second or two): done here,
+        # in the background at startup, rather than by the first person who opens the statistics.
+        insights_readers()
         last_housekeeping = None
         with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False) as http:
             while not self._stop_event.is_set():
